@@ -1,0 +1,79 @@
+"""Command line: ``python -m chat_lib serve [--host H] [--port P]``.
+
+Like ``node index.js`` in the Node.js tutorial: start the chat and print the
+address to open in a browser. Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import protocol
+
+__all__ = ["main"]
+
+
+def _default_port() -> int:
+    value = os.environ.get("PORT")
+    if value is None:
+        return protocol.DEFAULT_PORT
+    try:
+        return int(value)
+    except ValueError:
+        sys.exit(f"PORT must be a number, not {value!r}.")
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .background import GRACEFUL_SHUTDOWN_SECONDS, bind_socket
+    from .errors import ServerStartError
+    from .server import ChatServer
+
+    try:
+        sock = bind_socket(args.host, args.port)
+    except ServerStartError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    chat = ChatServer(
+        max_message_bytes=args.max_message_bytes,
+        store=args.store,
+        cors_allowed_origins=args.cors_origin or None,
+    )
+    port = sock.getsockname()[1]
+    shown_host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
+    print(f"Chat server listening on http://{shown_host}:{port}  (Ctrl-C to stop)", flush=True)
+    config = uvicorn.Config(
+        chat.app,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws_per_message_deflate=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    chat.close()
+    print("Chat server stopped.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chat_lib", description="The Socket.IO chat of the notebook series.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the chat server")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve_parser.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 3000; 0 picks a free one)")
+    serve_parser.add_argument("--store", default=":memory:", help="SQLite file for the message log (default: in memory)")
+    serve_parser.add_argument("--max-message-bytes", type=int, default=protocol.DEFAULT_MAX_MESSAGE_BYTES)
+    serve_parser.add_argument("--cors-origin", action="append", help="allow a page from this origin (repeatable)")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        if args.port is None:
+            args.port = _default_port()
+        return serve(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Entry point of a process-mode :class:`~chat_lib.background.BackgroundServer`.
+
+``python -m chat_lib._child HOST PORT OPTIONS_JSON`` binds, prints ``PORT n``
+once it is ready to accept, and serves until SIGTERM, or until its stdin
+closes: the parent holds the other end, so when the parent dies, however it
+dies, this process follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+
+from .background import _uvicorn_server, bind_socket
+from .errors import ServerStartError
+from .server import ChatServer
+
+
+def _exit_when_parent_dies() -> None:
+    sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
+    os._exit(0)
+
+
+def main(host: str, port: str, options_json: str) -> None:
+    options = json.loads(options_json)
+    if options.get("rate_limit") is not None:
+        options["rate_limit"] = tuple(options["rate_limit"])
+    try:
+        sock = bind_socket(host, int(port))
+    except ServerStartError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+    server = _uvicorn_server(ChatServer(**options).app)
+    threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
+
+    # uvicorn calls startup() before serving; announce the port once it is listening.
+    original_startup = server.startup
+
+    async def startup(sockets=None):
+        await original_startup(sockets=sockets)
+        print(f"PORT {sock.getsockname()[1]}", flush=True)
+
+    server.startup = startup
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

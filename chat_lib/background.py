@@ -1,0 +1,268 @@
+"""Run a chat server in the background of a notebook, a test or a benchmark.
+
+:class:`BackgroundServer` starts uvicorn serving a :class:`~chat_lib.server.ChatServer`
+and returns once it accepts connections:
+
+* ``mode="thread"`` (default): a thread of this process with its own event loop.
+  Ready in a fraction of a second; dies with the kernel.
+* ``mode="process"``: a child process (benchmarks, so the server does not share
+  the client's interpreter; fault drills, because it can be killed). The child
+  runs in its own session, so a kernel interrupt (SIGINT to the kernel's
+  process group) does not reach it, and it exits as soon as its stdin closes,
+  which happens however the parent dies: a lifeline.
+
+Both bind the socket themselves, before uvicorn starts, so a taken port fails
+at once with a clear error, and the real port is known (port 0 picks a free one).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Literal
+
+import uvicorn
+
+from .errors import ServerStartError
+from .server import ChatServer
+
+__all__ = ["BackgroundServer", "bind_socket"]
+
+logger = logging.getLogger("chat_lib.background")
+
+# Outstanding long-poll requests are running ASGI tasks: without a short grace
+# period uvicorn waits for each of them (up to the ping interval) on shutdown.
+GRACEFUL_SHUTDOWN_SECONDS = 1
+
+_running: weakref.WeakSet[BackgroundServer] = weakref.WeakSet()
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """Bind and listen on ``host:port``; raise :class:`ServerStartError` if taken.
+
+    The socket is created with ``IPPROTO_TCP``: asyncio enables TCP_NODELAY on
+    accepted connections only then, and without it Nagle's algorithm adds about
+    40 ms to every long-polling round trip.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ServerStartError(
+            f"Cannot listen on {host}:{port}: {exc.strerror}. "
+            "Stop whatever uses that port, or pass port=0 to pick a free one."
+        ) from exc
+    return sock
+
+
+def _uvicorn_server(app: Any) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        lifespan="off",
+        # The Socket.IO client does not offer compression by default, the
+        # JavaScript one does; on loopback it costs more than it saves.
+        ws_per_message_deflate=False,
+    )
+    return uvicorn.Server(config)
+
+
+class BackgroundServer:
+    """A chat server running in the background; a context manager.
+
+    :param mode: ``"thread"`` (default) or ``"process"``.
+    :param host: address to bind; loopback by default.
+    :param port: port to bind; ``0`` (default) picks a free one.
+    :param start_timeout: seconds to wait for the server to accept connections.
+    :param options: :class:`~chat_lib.server.ChatServer` parameters. In process
+                    mode they must be JSON-serialisable (a store is a path).
+
+    Example::
+
+        with BackgroundServer() as server:
+            print(server.url)        # http://127.0.0.1:40123
+
+    Introduced in notebook 02.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: Literal["thread", "process"] = "thread",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start_timeout: float = 15.0,
+        **options: Any,
+    ) -> None:
+        if mode not in ("thread", "process"):
+            raise ValueError(f"mode must be 'thread' or 'process', not {mode!r}.")
+        self.mode = mode
+        self.host = host
+        self.port = port
+        self.start_timeout = start_timeout
+        self.options = options
+        self.chat: ChatServer | None = None  # thread mode: the server object itself
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen | None = None
+        self._socket: socket.socket | None = None
+        self.started_in: float | None = None  #: seconds the last start took
+
+    @property
+    def url(self) -> str:
+        """The server's address, for clients and browsers."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        if self._thread is not None:
+            return self._thread.is_alive()
+        return self._process is not None and self._process.poll() is None
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<BackgroundServer {self.mode} {self.url} {state}>"
+
+    # -- start ---------------------------------------------------------------
+
+    def start(self) -> BackgroundServer:
+        """Start the server and wait until it accepts connections; returns ``self``."""
+        if self.running:
+            return self
+        began = time.perf_counter()
+        if self.mode == "thread":
+            self._start_thread()
+        else:
+            self._start_process()
+        self.started_in = time.perf_counter() - began
+        _running.add(self)
+        logger.info("%s started in %.2f s", self, self.started_in)
+        return self
+
+    def _start_thread(self) -> None:
+        sock = bind_socket(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self.chat = ChatServer(**self.options)
+        self._server = _uvicorn_server(self.chat.app)
+        # uvicorn skips signal handlers outside the main thread, so Ctrl-C and
+        # kernel interrupts stay with the notebook.
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"chat-server-{self.port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                sock.close()
+                raise ServerStartError("The chat server thread ended during start-up; see the log above.")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(f"The chat server did not start within {self.start_timeout} s.")
+            time.sleep(0.01)
+        self._socket = sock
+
+    def _start_process(self) -> None:
+        command = [sys.executable, "-m", "chat_lib._child", self.host, str(self.port), json.dumps(self.options)]
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a kernel interrupt signals the kernel's group, not us
+        )
+        line = _read_line(self._process.stdout, self.start_timeout)
+        if not line.startswith("PORT "):  # it failed, or timed out (empty line)
+            self._process.kill()
+            _, err = self._process.communicate(timeout=5)
+            self._process = None
+            message = err.decode(errors="replace").strip().splitlines()
+            raise ServerStartError(message[-1] if message else "The chat server process ended during start-up.")
+        self.port = int(line.split()[1])
+        # Drain stderr so a chatty server never blocks on a full pipe.
+        threading.Thread(target=self._process.stderr.read, daemon=True).start()
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the server and wait for it (about a second at most); idempotent."""
+        if self._thread is not None:
+            assert self._server is not None
+            self._server.should_exit = True
+            self._thread.join(GRACEFUL_SHUTDOWN_SECONDS + 5)
+            if self._thread.is_alive():  # pragma: no cover - uvicorn ignored should_exit
+                self._server.force_exit = True
+                self._thread.join(5)
+            self._thread = self._server = None
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+            if self.chat is not None:
+                self.chat.close()
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.send_signal(signal.SIGTERM)
+                try:
+                    self._process.wait(GRACEFUL_SHUTDOWN_SECONDS + 5)
+                except subprocess.TimeoutExpired:  # pragma: no cover
+                    self._process.kill()
+                    self._process.wait()
+            self._close_pipes()
+        _running.discard(self)
+
+    def kill(self) -> None:
+        """Kill a process-mode server outright (SIGKILL), as a crash would."""
+        if self.mode != "process":
+            raise ValueError("Only a process-mode server can be killed; use stop() for a thread.")
+        if self._process is not None:
+            if self._process.poll() is None:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+            self._close_pipes()
+        _running.discard(self)
+
+    def _close_pipes(self) -> None:
+        assert self._process is not None
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._process = None
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        # A forgotten process-mode server would die with us anyway (lifeline);
+        # this only makes it quicker.
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+
+
+def _read_line(stream: Any, timeout: float) -> str:
+    """Read one line from a child's stdout, or give up after ``timeout`` seconds."""
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0].decode().strip() if result else ""
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_running):
+        server.stop()

@@ -1,0 +1,98 @@
+"""The chat's wire protocol: event names, limits, and the checks both ends share.
+
+The first event is the Node.js tutorial's: a client emits ``'chat message'``
+with a string and every client receives ``'chat message'`` with that string.
+Clients that say who they are (they send a Socket.IO ``auth`` object, as the
+browser page, :class:`~chat_lib.client.ChatClient` and the widget do) receive
+two more arguments, like the tutorial's last step: the message's offset in the
+log and its metadata. The other events are the chat features of notebook 03.
+"""
+
+from __future__ import annotations
+
+from engineio.payload import Payload
+
+__all__ = [
+    "CHAT_MESSAGE",
+    "CHAT_ERROR",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_PORT",
+    "MAX_NICKNAME_LENGTH",
+    "validate_text",
+    "validate_nickname",
+    "validate_room",
+]
+
+CHAT_MESSAGE = "chat message"  #: client -> server: text; server -> clients: text[, offset, meta]
+CHAT_ERROR = "chat error"  #: server -> one client: {"event", "error"} when no ack was asked for
+WELCOME = "welcome"  #: server -> a new rich client: {"nickname", "offset"} (the log's newest offset)
+USER_JOINED = "user joined"  #: server -> clients: {"nickname"}
+USER_LEFT = "user left"  #: server -> clients: {"nickname"}
+ONLINE = "online"  #: server -> clients: sorted list of nicknames
+TYPING = "typing"  #: client -> server: bool; server -> others: {"nickname", "typing"}
+NICKNAME = "nickname"  #: client -> server: new nickname; ack {"ok", "nickname"}
+JOIN = "join"  #: client -> server: room name
+LEAVE = "leave"  #: client -> server: room name
+PRIVATE_MESSAGE = "private message"  #: client -> server: {"to", "text"}; server -> both ends
+HISTORY = "history"  #: client -> server: {"after"} or {"count"}; ack: list of messages
+
+DEFAULT_PORT = 3000
+DEFAULT_MAX_MESSAGE_BYTES = 4096
+MAX_NICKNAME_LENGTH = 32
+MAX_ROOM_LENGTH = 64
+
+# python-engineio refuses a long-polling body of more than 16 packets and drops
+# the client; a chat client that sends a burst on polling packs many messages
+# into one POST (and a server may answer one GET with many). The limit guards
+# against decode bombs, so raise it to a bound that bursts need, not remove it.
+Payload.max_decode_packets = 1024
+
+
+def validate_text(text: object, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> str:
+    """Return ``text`` if it is an acceptable chat message, else raise ``ValueError``.
+
+    The error message is the sentence the server sends back to the client.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        raise ValueError("A chat message must be text, not binary data.")
+    if not isinstance(text, str):
+        raise ValueError(f"A chat message must be a string, not {type(text).__name__}.")
+    if not text.strip():
+        raise ValueError("A chat message cannot be empty.")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("A chat message must be valid Unicode text.") from None
+    if size > max_bytes:
+        raise ValueError(f"A chat message may be at most {max_bytes} bytes; this one is {size}.")
+    return text
+
+
+def validate_nickname(nickname: object) -> str:
+    """Return the stripped nickname if it is acceptable, else raise ``ValueError``."""
+    if not isinstance(nickname, str):
+        raise ValueError(f"A nickname must be a string, not {type(nickname).__name__}.")
+    nickname = " ".join(nickname.split())
+    if not nickname:
+        raise ValueError("A nickname cannot be empty.")
+    if len(nickname) > MAX_NICKNAME_LENGTH:
+        raise ValueError(f"A nickname may be at most {MAX_NICKNAME_LENGTH} characters.")
+    try:
+        nickname.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("A nickname must be valid Unicode text.") from None
+    return nickname
+
+
+def validate_room(room: object) -> str:
+    """Return the room name if it is acceptable, else raise ``ValueError``."""
+    if not isinstance(room, str) or not room.strip():
+        raise ValueError("A room name must be a non-empty string.")
+    room = room.strip()
+    if len(room) > MAX_ROOM_LENGTH:
+        raise ValueError(f"A room name may be at most {MAX_ROOM_LENGTH} characters.")
+    try:
+        room.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("A room name must be valid Unicode text.") from None
+    return room

@@ -1,0 +1,380 @@
+"""The Socket.IO chat server: the Node.js tutorial's app, in Python, and more.
+
+:class:`ChatServer` wraps a python-socketio ``AsyncServer`` in ASGI mode. Its
+ASGI app serves the browser page at ``/``, the pinned Socket.IO JavaScript
+client under ``/static/vendor/``, and the Socket.IO endpoint at ``/socket.io/``;
+uvicorn serves it (:func:`serve` here, or :class:`~chat_lib.background.BackgroundServer`).
+
+The core is the tutorial's: ``'chat message'`` with a string is broadcast as
+``'chat message'`` to everybody, sender included. Around it: input checks with
+clear errors, a per-connection rate limit, a message log with offsets and
+catch-up (:mod:`chat_lib.store`), nicknames, join/leave notices, who is online,
+"X is typing", rooms and private messages. Notebooks 02 and 03 build it up.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import engineio
+import socketio
+
+from . import protocol
+from .store import MessageStore, StoredMessage
+
+__all__ = ["ChatServer", "create_app", "STATIC_DIR"]
+
+logger = logging.getLogger("chat_lib.server")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Clients that sent an ``auth`` object get the rich form of each broadcast
+# (text, offset, metadata); the rest get the tutorial's bare string.
+_RICH = "clients:rich"
+_PLAIN = "clients:plain"
+
+# Whether the event being handled asked for an acknowledgement. python-socketio
+# does not tell the handler, and an error must go back the way the client listens.
+_ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
+
+
+class _AckAwareServer(socketio.AsyncServer):
+    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
+        # Each event runs in its own task, so the variable is private to it.
+        _ack_requested.set(id is not None)
+        return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
+@dataclass
+class _TokenBucket:
+    """Allows ``burst`` events at once, refilled at ``rate`` per second."""
+
+    rate: float
+    burst: float
+    tokens: float = field(init=False)
+    updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class _Member:
+    nickname: str
+    rich: bool
+    bucket: _TokenBucket | None
+    rooms: set[str] = field(default_factory=set)
+
+
+class ChatServer:
+    """A chat server: a Socket.IO server plus its page, log and limits.
+
+    :param max_message_bytes: longest accepted message, in UTF-8 bytes.
+    :param store: a :class:`MessageStore`, or a path for one; default in memory.
+    :param cors_allowed_origins: origins allowed to connect; ``None`` (the
+                                 default) allows only the page's own origin.
+    :param rate_limit: ``(messages per second, burst)`` per connection, or
+                       ``None`` for no limit (benchmarks).
+    :param ping_interval: seconds between Engine.IO pings. Short intervals let
+                          polling clients notice a stop quickly (notebooks).
+    :param ping_timeout: seconds without a pong before a client is dropped.
+    :param client_manager: a python-socketio client manager (e.g. Redis) that
+                           joins several server processes (notebook 07).
+
+    Example::
+
+        chat = ChatServer()
+        uvicorn.run(chat.app, host="127.0.0.1", port=3000)
+
+    Introduced in notebook 02.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_bytes: int = protocol.DEFAULT_MAX_MESSAGE_BYTES,
+        store: MessageStore | str | Path | None = None,
+        cors_allowed_origins: str | list[str] | None = None,
+        rate_limit: tuple[float, float] | None = (20.0, 200.0),
+        ping_interval: float = 25,
+        ping_timeout: float = 20,
+        client_manager: socketio.AsyncManager | None = None,
+    ) -> None:
+        if max_message_bytes < 1:
+            raise ValueError("max_message_bytes must be at least 1.")
+        self.max_message_bytes = max_message_bytes
+        self.store = store if isinstance(store, MessageStore) else MessageStore(store or ":memory:")
+        self.rate_limit = rate_limit
+        self.sio = _AckAwareServer(
+            async_mode="asgi",
+            cors_allowed_origins=cors_allowed_origins if cors_allowed_origins is not None else [],
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            # Emits from the connect handler (catch-up) need the connection accepted first.
+            always_connect=True,
+            client_manager=client_manager,
+            # Room for the longest message plus JSON framing, not megabytes.
+            max_http_buffer_size=max(64 * 1024, 8 * max_message_bytes),
+        )
+        self.app = socketio.ASGIApp(
+            self.sio,
+            static_files={
+                "/": {"filename": str(STATIC_DIR / "index.html"), "content_type": "text/html"},
+                "/static": str(STATIC_DIR),
+            },
+        )
+        self._members: dict[str, _Member] = {}
+        self._register_handlers()
+
+    # -- helpers -------------------------------------------------------------
+
+    @property
+    def online(self) -> list[str]:
+        """Nicknames of the connected clients, sorted, one entry per connection."""
+        return sorted(member.nickname for member in self._members.values())
+
+    async def _refuse(self, sid: str, event: str, error: str) -> dict:
+        """Log a refusal and return it as an ack, or emit it if no ack was asked for."""
+        logger.info("refused %r from %s: %s", event, sid, error)
+        answer = {"ok": False, "error": error}
+        if not _ack_requested.get():
+            await self.sio.emit(protocol.CHAT_ERROR, {"event": event, "error": error}, to=sid)
+        return answer
+
+    def _allowed(self, member: _Member) -> bool:
+        return member.bucket is None or member.bucket.take()
+
+    async def _release_long_poll(self, sid: str) -> None:
+        """Answer a leaving polling client's pending GET at once.
+
+        python-engineio does not answer it when the client says goodbye, and
+        python-socketio's client waits for it: up to the ping interval.
+        """
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            await self.sio.eio.send_packet(eio_sid, engineio.packet.Packet(engineio.packet.NOOP))
+
+    async def _broadcast_online(self) -> None:
+        await self.sio.emit(protocol.ONLINE, self.online)
+
+    async def _catch_up(self, sid: str, after: int) -> None:
+        """Send ``sid`` every public message after ``after``, then let live ones in.
+
+        Live broadcasts go to the room ``_RICH``; the client joins it only after
+        a read that finds nothing new, with no ``await`` in between, so each
+        message reaches it exactly once and in order.
+        """
+        while True:
+            missed = self.store.since(after)
+            if not missed:
+                await self.sio.enter_room(sid, _RICH)  # does not suspend
+                return
+            for message in missed:
+                await self.sio.emit(protocol.CHAT_MESSAGE, _rich_args(message), to=sid)
+            after = missed[-1].offset
+
+    # -- handlers ------------------------------------------------------------
+
+    def _register_handlers(self) -> None:
+        sio = self.sio
+
+        @sio.event
+        async def connect(sid: str, environ: dict, auth: Any = None) -> None:
+            rich = isinstance(auth, dict)
+            nickname = f"guest-{sid[:4]}"
+            if rich and auth.get("nickname") is not None:
+                try:
+                    nickname = protocol.validate_nickname(auth["nickname"])
+                except ValueError as exc:
+                    await self.sio.emit(protocol.CHAT_ERROR, {"event": "connect", "error": str(exc)}, to=sid)
+            bucket = _TokenBucket(*self.rate_limit) if self.rate_limit else None
+            self._members[sid] = _Member(nickname, rich, bucket)
+            logger.info("%s connected as %r (%s)", sid, nickname, "rich" if rich else "plain")
+            if rich:
+                after = auth.get("serverOffset")
+                welcome = {"nickname": nickname, "offset": self.store.last_offset()}
+                if isinstance(after, int) and not isinstance(after, bool):
+                    await self.sio.emit(protocol.WELCOME, welcome, to=sid)
+                    await self._catch_up(sid, after)
+                else:
+                    # A newcomer starts at the log's head: enter the room with no
+                    # suspension after reading it, so nothing falls in between.
+                    await self.sio.enter_room(sid, _RICH)
+                    await self.sio.emit(protocol.WELCOME, welcome, to=sid)
+            else:
+                await self.sio.enter_room(sid, _PLAIN)
+            await self.sio.emit(protocol.USER_JOINED, {"nickname": nickname}, skip_sid=sid)
+            await self._broadcast_online()
+
+        @sio.event
+        async def disconnect(sid: str, reason: Any = None) -> None:
+            member = self._members.pop(sid, None)
+            if member is None:
+                return
+            logger.info("%s (%r) disconnected: %s", sid, member.nickname, reason)
+            if reason == self.sio.reason.CLIENT_DISCONNECT:
+                await self._release_long_poll(sid)
+            await self.sio.emit(protocol.USER_LEFT, {"nickname": member.nickname})
+            await self._broadcast_online()
+
+        @sio.on(protocol.CHAT_MESSAGE)
+        async def chat_message(sid: str, *args: Any) -> dict:
+            member = self._members.get(sid)
+            if member is None:
+                return {"ok": False, "error": "Not connected."}
+            if not self._allowed(member):
+                return await self._refuse(sid, protocol.CHAT_MESSAGE, "Too many messages; slow down.")
+            if len(args) != 1:
+                return await self._refuse(sid, protocol.CHAT_MESSAGE, "Send one message at a time.")
+            payload = args[0]
+            message_id = room = None
+            if isinstance(payload, dict):
+                message_id, room = payload.get("id"), payload.get("room")
+                payload = payload.get("text")
+            try:
+                text = protocol.validate_text(payload, self.max_message_bytes)
+                if message_id is not None and not (isinstance(message_id, str) and 0 < len(message_id) <= 64):
+                    raise ValueError("A message id must be a string of 1 to 64 characters.")
+                if room is not None:
+                    room = protocol.validate_room(room)
+                    if room not in member.rooms:
+                        raise ValueError(f"Join the room {room!r} before sending to it.")
+            except ValueError as exc:
+                return await self._refuse(sid, protocol.CHAT_MESSAGE, str(exc))
+            message, is_new = self.store.append(message_id or uuid.uuid4().hex, member.nickname, text, room)
+            if is_new:
+                await self._deliver(message)
+            return {"ok": True, "offset": message.offset, "id": message.message_id}
+
+        @sio.on(protocol.NICKNAME)
+        async def nickname(sid: str, *args: Any) -> dict:
+            member = self._members.get(sid)
+            try:
+                new = protocol.validate_nickname(args[0] if len(args) == 1 else None)
+            except ValueError as exc:
+                return await self._refuse(sid, protocol.NICKNAME, str(exc))
+            if member is None:
+                return {"ok": False, "error": "Not connected."}
+            old, member.nickname = member.nickname, new
+            if old == new:
+                return {"ok": True, "nickname": new}
+            await self.sio.emit(protocol.NICKNAME, {"old": old, "nickname": new})
+            await self._broadcast_online()
+            return {"ok": True, "nickname": new}
+
+        @sio.on(protocol.TYPING)
+        async def typing(sid: str, *args: Any) -> None:
+            member = self._members.get(sid)
+            if member is None or len(args) != 1 or not isinstance(args[0], bool):
+                return
+            if not self._allowed(member):
+                return
+            notice = {"nickname": member.nickname, "typing": args[0]}
+            await self.sio.emit(protocol.TYPING, notice, skip_sid=sid)
+
+        @sio.on(protocol.JOIN)
+        async def join(sid: str, *args: Any) -> dict:
+            member = self._members.get(sid)
+            try:
+                room = protocol.validate_room(args[0] if len(args) == 1 else None)
+            except ValueError as exc:
+                return await self._refuse(sid, protocol.JOIN, str(exc))
+            if member is None or not member.rich:
+                return await self._refuse(sid, protocol.JOIN, "Rooms need a client that sends auth.")
+            member.rooms.add(room)
+            await self.sio.enter_room(sid, _room_key(room))
+            await self.sio.emit(protocol.JOIN, {"nickname": member.nickname, "room": room}, to=_room_key(room))
+            return {"ok": True, "room": room, "history": [m.as_dict() for m in self.store.recent(50, room)]}
+
+        @sio.on(protocol.LEAVE)
+        async def leave(sid: str, *args: Any) -> dict:
+            member = self._members.get(sid)
+            room = args[0] if len(args) == 1 else None
+            if member is None or room not in member.rooms:
+                return await self._refuse(sid, protocol.LEAVE, f"You are not in the room {room!r}.")
+            member.rooms.discard(room)
+            await self.sio.emit(protocol.LEAVE, {"nickname": member.nickname, "room": room}, to=_room_key(room))
+            await self.sio.leave_room(sid, _room_key(room))
+            return {"ok": True, "room": room}
+
+        @sio.on(protocol.PRIVATE_MESSAGE)
+        async def private_message(sid: str, *args: Any) -> dict:
+            member = self._members.get(sid)
+            if member is None:
+                return {"ok": False, "error": "Not connected."}
+            if not self._allowed(member):
+                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, "Too many messages; slow down.")
+            payload = args[0] if len(args) == 1 else None
+            if not isinstance(payload, dict):
+                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, 'Send {"to": nickname, "text": message}.')
+            try:
+                text = protocol.validate_text(payload.get("text"), self.max_message_bytes)
+            except ValueError as exc:
+                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, str(exc))
+            recipients = [s for s, m in self._members.items() if m.nickname == payload.get("to") and m.rich]
+            if not recipients:
+                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, f"Nobody called {payload.get('to')!r} is online.")
+            note = {"from": member.nickname, "to": payload["to"], "text": text, "sent_at": time.time()}
+            for recipient in {*recipients, sid}:
+                await self.sio.emit(protocol.PRIVATE_MESSAGE, note, to=recipient)
+            return {"ok": True}
+
+        @sio.on(protocol.HISTORY)
+        async def history(sid: str, *args: Any) -> Any:
+            request = args[0] if len(args) == 1 else None
+            if not isinstance(request, dict):
+                return await self._refuse(sid, protocol.HISTORY, 'Ask with {"after": offset} or {"count": n}.')
+            after, count = request.get("after"), request.get("count", 50)
+            if not isinstance(count, int) or not 0 < count <= 1000:
+                return await self._refuse(sid, protocol.HISTORY, "count must be an integer from 1 to 1000.")
+            if isinstance(after, int):
+                messages = self.store.since(after, limit=count)
+            else:
+                messages = self.store.recent(count)
+            return {"ok": True, "messages": [m.as_dict() for m in messages]}
+
+        @sio.on("*")
+        async def unknown_event(event: str, sid: str, *args: Any) -> dict:
+            return await self._refuse(sid, event, f"This server has no event called {event!r}.")
+
+    async def _deliver(self, message: StoredMessage) -> None:
+        """Broadcast a stored message: rich form to rich clients, bare text to the rest."""
+        if message.room is not None:
+            await self.sio.emit(protocol.CHAT_MESSAGE, _rich_args(message), to=_room_key(message.room))
+            return
+        await self.sio.emit(protocol.CHAT_MESSAGE, _rich_args(message), to=_RICH)
+        await self.sio.emit(protocol.CHAT_MESSAGE, message.text, to=_PLAIN)
+
+    def close(self) -> None:
+        """Close the message log; idempotent."""
+        self.store.close()
+
+
+def _rich_args(message: StoredMessage) -> tuple[str, int, dict]:
+    # A tuple is sent as several Socket.IO arguments: (text, offset, metadata),
+    # so the tutorial's (msg, serverOffset) handlers work unchanged.
+    return message.text, message.offset, message.as_dict()
+
+
+def _room_key(room: str) -> str:
+    return f"room:{room}"
+
+
+def create_app(**options: Any) -> socketio.ASGIApp:
+    """Return the ASGI app of a new :class:`ChatServer`; ``options`` are its parameters."""
+    return ChatServer(**options).app

@@ -1,0 +1,133 @@
+"""The message log: every accepted chat message, with an increasing offset.
+
+The server writes each message here *before* broadcasting it, so the offset it
+broadcasts is durable. A client that comes back tells the server the last offset
+it saw and gets what it missed (notebook 06). Each message also carries a
+client-chosen id, stored once: a retried message is found again, not duplicated.
+
+SQLite in WAL mode is enough for one server process; ``":memory:"`` gives a
+throw-away log for demos and tests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["MessageStore", "StoredMessage"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    "offset"   INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    nickname   TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    room       TEXT,
+    sent_at    REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One chat message as the log keeps it and as clients receive its metadata."""
+
+    offset: int
+    message_id: str
+    nickname: str
+    text: str
+    room: str | None
+    sent_at: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class MessageStore:
+    """An append-only log of chat messages in a SQLite file.
+
+    :param path: the SQLite file, created if missing; ``":memory:"`` (the
+                 default) keeps the log in memory for the life of the store.
+
+    Example::
+
+        store = MessageStore("chat.sqlite3")
+        message, is_new = store.append("m-1", "ada", "hello")
+        store.since(0)        # [StoredMessage(offset=1, ...)]
+
+    Introduced in notebook 06.
+    """
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        # One connection shared by the server's event loop and any thread that
+        # reads history; the lock keeps SQLite's cursor use serialised.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (not a power cut).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def append(
+        self, message_id: str, nickname: str, text: str, room: str | None = None
+    ) -> tuple[StoredMessage, bool]:
+        """Store a message unless its id is already stored.
+
+        :returns: the stored message and ``True`` if it is new, or the message
+                  stored earlier under that id and ``False``.
+        """
+        with self._lock:
+            cursor = self._db.execute(
+                'INSERT INTO messages (message_id, nickname, text, room, sent_at) '
+                'VALUES (?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING '
+                'RETURNING "offset", message_id, nickname, text, room, sent_at',
+                (message_id, nickname, text, room, time.time()),
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                return StoredMessage(*row), True
+            row = self._db.execute(
+                'SELECT "offset", message_id, nickname, text, room, sent_at '
+                "FROM messages WHERE message_id = ?",
+                (message_id,),
+            ).fetchone()
+            return StoredMessage(*row), False
+
+    def since(self, offset: int, limit: int = 1000, room: str | None = None) -> list[StoredMessage]:
+        """Messages after ``offset`` in one room (``None``: the public chat), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT "offset", message_id, nickname, text, room, sent_at FROM messages '
+                'WHERE "offset" > ? AND room IS ? ORDER BY "offset" LIMIT ?',
+                (offset, room, limit),
+            ).fetchall()
+        return [StoredMessage(*row) for row in rows]
+
+    def recent(self, count: int = 50, room: str | None = None) -> list[StoredMessage]:
+        """The last ``count`` messages of a room, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT "offset", message_id, nickname, text, room, sent_at FROM messages '
+                'WHERE room IS ? ORDER BY "offset" DESC LIMIT ?',
+                (room, count),
+            ).fetchall()
+        return [StoredMessage(*row) for row in reversed(rows)]
+
+    def last_offset(self) -> int:
+        """The newest offset in the log, 0 when it is empty."""
+        with self._lock:
+            return self._db.execute('SELECT COALESCE(MAX("offset"), 0) FROM messages').fetchone()[0]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the file; idempotent."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,54 @@
+"""Shared fixtures: background servers on 127.0.0.1, and checks that nothing leaks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+
+from chat_lib import BackgroundServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_REQUIRED = os.environ.get("CHAT_LIB_REQUIRE_BROWSER") == "1"
+
+
+def pytest_collectstart(collector):
+    # Warnings that libraries print to stderr at garbage collection (aiohttp's
+    # "Unclosed connection" after a transport upgrade) must not fail notebooks.
+    if hasattr(collector, "skip_compare"):
+        collector.skip_compare += ("stderr",)
+
+
+def require_chromium() -> str:
+    """Path of Debian's chromium; skip the test without it, unless CI requires it."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if BROWSER_REQUIRED:
+        pytest.fail("chromium is required here (CHAT_LIB_REQUIRE_BROWSER=1): apt-get install chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    return require_chromium()
+
+
+@pytest.fixture
+def server():
+    """A thread-mode chat server with short pings, so polling clients leave fast."""
+    with BackgroundServer(ping_interval=2, ping_timeout=2) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    """Every test leaves as many threads as it found (servers stopped, loops closed)."""
+    before = {t for t in threading.enumerate()}
+    yield
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for thread in leftover:
+        thread.join(5)
+    still = [t.name for t in leftover if t.is_alive()]
+    assert not still, f"threads left running: {still}"
