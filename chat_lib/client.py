@@ -105,6 +105,7 @@ class ChatClient:
         self._listeners: list[Listener] = []
         self._new_message = asyncio.Condition()
         self._connected = asyncio.Event()
+        self._welcomed = asyncio.Event()
         self._sio = socketio.AsyncClient(
             reconnection=reconnection, reconnection_delay=0.5, reconnection_delay_max=5, randomization_factor=0.5
         )
@@ -150,18 +151,23 @@ class ChatClient:
 
     def _auth(self) -> dict:
         # Called on every (re)connection, so the server replays what we missed.
-        auth: dict[str, Any] = {}
-        if self.last_offset is not None:
-            auth["serverOffset"] = self.last_offset
+        # serverOffset None: a newcomer, who starts at the log's head.
+        auth: dict[str, Any] = {"serverOffset": self.last_offset}
         if self.nickname is not None:
             auth["nickname"] = self.nickname
         return auth
 
-    async def connect(self, timeout: float = 10.0) -> ChatClient:
-        """Connect, and wait until the server accepted us; returns ``self``."""
+    async def connect(self, timeout: float = 10.0, welcome_timeout: float = 1.0) -> ChatClient:
+        """Connect, and wait until the server accepted and welcomed us; returns ``self``.
+
+        The chat server's ``'welcome'`` (our nickname, the log's newest offset)
+        follows the connection at once; a server that does not send one (the
+        tutorial's plain server) costs ``welcome_timeout`` seconds here.
+        """
         transports = ["polling", "websocket"] if self.requested_transport == "auto" else [self.requested_transport]
         self._set_status("connecting")
         self._closing = False
+        self._welcomed.clear()
         try:
             await self._sio.connect(
                 self.url, transports=transports, auth=self._auth, wait_timeout=timeout
@@ -172,6 +178,10 @@ class ChatClient:
             if self.requested_transport == "websocket":
                 hint = " If a proxy blocks WebSocket, try transport='polling' or 'auto'."
             raise ChatConnectionError(f"Cannot connect to {self.url}: {exc}.{hint}") from exc
+        try:
+            await asyncio.wait_for(self._welcomed.wait(), welcome_timeout)
+        except asyncio.TimeoutError:
+            logger.info("%s sent no welcome: a plain Socket.IO chat server", self.url)
         return self
 
     async def disconnect(self) -> None:
@@ -381,6 +391,7 @@ class ChatClient:
             self.nickname = data.get("nickname", self.nickname)
             if self.last_offset is None and isinstance(data.get("offset"), int):
                 self.last_offset = data["offset"]
+            self._welcomed.set()
 
         @sio.on(protocol.ONLINE)
         def online(names: list) -> None:

@@ -87,7 +87,8 @@ class ChatServer:
     :param max_message_bytes: longest accepted message, in UTF-8 bytes.
     :param store: a :class:`MessageStore`, or a path for one; default in memory.
     :param cors_allowed_origins: origins allowed to connect; ``None`` (the
-                                 default) allows only the page's own origin.
+                                 default) allows only the page's own origin,
+                                 ``"*"`` allows all.
     :param rate_limit: ``(messages per second, burst)`` per connection, or
                        ``None`` for no limit (benchmarks).
     :param ping_interval: seconds between Engine.IO pings. Short intervals let
@@ -122,7 +123,9 @@ class ChatServer:
         self.rate_limit = rate_limit
         self.sio = _AckAwareServer(
             async_mode="asgi",
-            cors_allowed_origins=cors_allowed_origins if cors_allowed_origins is not None else [],
+            # None: only the page's own origin (python-engineio's default); note
+            # that [] would switch the check off altogether.
+            cors_allowed_origins=cors_allowed_origins,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             # Emits from the connect handler (catch-up) need the connection accepted first.
@@ -131,12 +134,15 @@ class ChatServer:
             # Room for the longest message plus JSON framing, not megabytes.
             max_http_buffer_size=max(64 * 1024, 8 * max_message_bytes),
         )
-        self.app = socketio.ASGIApp(
-            self.sio,
-            static_files={
-                "/": {"filename": str(STATIC_DIR / "index.html"), "content_type": "text/html"},
-                "/static": str(STATIC_DIR),
-            },
+        self.app = _RejectUndecodablePolls(
+            socketio.ASGIApp(
+                self.sio,
+                static_files={
+                    "/": {"filename": str(STATIC_DIR / "index.html"), "content_type": "text/html"},
+                    "/static": str(STATIC_DIR),
+                },
+            ),
+            max_body_bytes=self.sio.eio.max_http_buffer_size,
         )
         self._members: dict[str, _Member] = {}
         self._register_handlers()
@@ -195,7 +201,8 @@ class ChatServer:
 
         @sio.event
         async def connect(sid: str, environ: dict, auth: Any = None) -> None:
-            rich = isinstance(auth, dict)
+            # The tutorial's final page sends auth {serverOffset}; so do ours.
+            rich = isinstance(auth, dict) and "serverOffset" in auth
             nickname = f"guest-{sid[:4]}"
             if rich and auth.get("nickname") is not None:
                 try:
@@ -365,6 +372,54 @@ class ChatServer:
         self.store.close()
 
 
+class _RejectUndecodablePolls:
+    """ASGI middleware: a long-polling POST must be UTF-8 text, else 400.
+
+    Engine.IO 4 sends polling payloads as text (binary goes base64); python-
+    engineio answers a body that is not UTF-8 with an internal error and a 200.
+    """
+
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/socket.io"):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await _plain_response(send, 413, "Polling payload too large.")
+                return
+            if not message.get("more_body"):
+                break
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            await _plain_response(send, 400, "Polling payloads must be UTF-8 text.")
+            return
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _plain_response(send: Any, status: int, text: str) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": text.encode()})
+
+
 def _rich_args(message: StoredMessage) -> tuple[str, int, dict]:
     # A tuple is sent as several Socket.IO arguments: (text, offset, metadata),
     # so the tutorial's (msg, serverOffset) handlers work unchanged.
@@ -375,6 +430,6 @@ def _room_key(room: str) -> str:
     return f"room:{room}"
 
 
-def create_app(**options: Any) -> socketio.ASGIApp:
+def create_app(**options: Any) -> Any:
     """Return the ASGI app of a new :class:`ChatServer`; ``options`` are its parameters."""
     return ChatServer(**options).app

@@ -1,0 +1,194 @@
+"""The chat server against real clients on 127.0.0.1: the tutorial's behaviour and its limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import socketio
+
+from chat_lib import BackgroundServer, ChatClient, ChatServer, MessageRejected
+
+TRANSPORT_PAIRS = [("websocket", "websocket"), ("polling", "polling"), ("polling", "websocket"), ("auto", "polling")]
+
+
+async def plain_client(url: str, transport: str = "websocket") -> tuple[socketio.AsyncClient, asyncio.Queue]:
+    """A client written for the Node.js tutorial: no auth, one-argument handler."""
+    client = socketio.AsyncClient(reconnection=False)
+    received: asyncio.Queue = asyncio.Queue()
+
+    @client.on("chat message")
+    async def on_message(msg):
+        await received.put(msg)
+
+    await client.connect(url, transports=[transport])
+    return client, received
+
+
+@pytest.mark.parametrize(("sender_transport", "receiver_transport"), TRANSPORT_PAIRS)
+async def test_two_clients_chat_on_any_transport(server, sender_transport, receiver_transport):
+    async with ChatClient(server.url, nickname="ada", transport=sender_transport) as ada, ChatClient(
+        server.url, nickname="bob", transport=receiver_transport
+    ) as bob:
+        await ada.send("hello bob")
+        heard = await bob.wait_for_message(lambda m: m.text == "hello bob")
+        echoed = await ada.wait_for_message(lambda m: m.text == "hello bob")
+    assert heard.nickname == "ada"
+    assert echoed.offset == heard.offset  # the sender gets its own message too, as in the tutorial
+
+
+async def test_plain_tutorial_client_gets_bare_strings(server):
+    client, received = await plain_client(server.url)
+    try:
+        async with ChatClient(server.url, nickname="ada") as ada:
+            await ada.send("hi from a rich client")
+        assert await asyncio.wait_for(received.get(), 5) == "hi from a rich client"
+        await client.emit("chat message", "hi from a plain client")
+        assert await asyncio.wait_for(received.get(), 5) == "hi from a plain client"
+    finally:
+        await client.disconnect()
+
+
+async def test_burst_of_100_on_polling_arrives_complete_and_in_order(server):
+    async with ChatClient(server.url, transport="polling") as sender, ChatClient(
+        server.url, transport="polling"
+    ) as receiver:
+        # Fire without waiting in between, so many messages share one POST.
+        for i in range(100):
+            await sender.emit("chat message", f"burst {i}")
+        await receiver.wait_for_count(100, timeout=20)
+        assert [m.text for m in receiver.messages] == [f"burst {i}" for i in range(100)]
+        assert sender.connected and receiver.connected
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (42, "must be a string, not int"),
+        ("", "cannot be empty"),
+        ({"text": None}, "must be a string, not NoneType"),
+        (b"\x00\x01", "must be text, not binary"),
+        ("x" * 5000, "at most 4096 bytes"),
+        ({"text": "hi", "id": 7}, "message id must be a string"),
+        ({"text": "hi", "room": "nowhere"}, "Join the room 'nowhere'"),
+    ],
+)
+async def test_bad_message_gets_error_through_ack_and_others_unaffected(server, payload, error):
+    async with ChatClient(server.url, nickname="mallory") as mallory, ChatClient(server.url) as alice:
+        answer = await mallory._sio.call("chat message", payload, timeout=5)
+        assert answer["ok"] is False and error in answer["error"]
+        await alice.send("still here")
+        assert (await mallory.wait_for_message(lambda m: m.text == "still here")).text == "still here"
+        assert all(m.text == "still here" for m in alice.messages)  # nothing invalid was broadcast
+
+
+async def test_bad_message_without_ack_gets_chat_error_event(server):
+    async with ChatClient(server.url) as client:
+        await client.emit("chat message", "")
+        for _ in range(50):
+            if client.notices:
+                break
+            await asyncio.sleep(0.05)
+        assert client.notices[-1] == {"kind": "chat error", "event": "chat message", "error": "A chat message cannot be empty."}
+
+
+async def test_send_raises_message_rejected_with_the_servers_reason(server):
+    async with ChatClient(server.url) as client:
+        with pytest.raises(MessageRejected, match="cannot be empty"):
+            await client.send("   ")
+
+
+async def test_html_is_relayed_unchanged_as_text(server):
+    async with ChatClient(server.url) as client:
+        await client.send("<script>alert('x')</script>")
+        assert (await client.wait_for_message()).text == "<script>alert('x')</script>"
+
+
+async def test_max_message_bytes_is_configurable():
+    with BackgroundServer(max_message_bytes=10, ping_interval=2) as small:
+        async with ChatClient(small.url) as client:
+            await client.send("0123456789")
+            with pytest.raises(MessageRejected, match="at most 10 bytes; this one is 11"):
+                await client.send("0123456789!")
+
+
+async def test_flood_is_rate_limited_per_connection():
+    with BackgroundServer(rate_limit=(5, 10), ping_interval=2) as limited:
+        async with ChatClient(limited.url) as flooder, ChatClient(limited.url) as calm:
+            answers = await asyncio.gather(*(flooder._sio.call("chat message", f"m{i}") for i in range(30)))
+            refused = [a for a in answers if not a["ok"]]
+            assert refused and refused[0]["error"] == "Too many messages; slow down."
+            assert len(answers) - len(refused) <= 12
+            await calm.send("the calm one still gets through")
+
+
+async def test_retried_message_id_is_stored_and_broadcast_once(server):
+    async with ChatClient(server.url) as client:
+        first = await client._sio.call("chat message", {"text": "once", "id": "fixed-id"})
+        again = await client._sio.call("chat message", {"text": "once", "id": "fixed-id"})
+        assert first == again
+        await client.send("marker")
+        await client.wait_for_message(lambda m: m.text == "marker")
+        assert [m.text for m in client.messages].count("once") == 1
+
+
+async def test_reconnecting_client_catches_up_on_missed_messages(server):
+    async with ChatClient(server.url, nickname="ada") as ada:
+        await ada.send("before")
+        await ada.wait_for_message(lambda m: m.text == "before")
+        last = ada.last_offset
+    async with ChatClient(server.url, nickname="bob") as bob:
+        await bob.send("while ada was away 1")
+        await bob.send("while ada was away 2")
+    returning = ChatClient(server.url, nickname="ada")
+    returning.last_offset = last
+    async with returning:
+        await returning.wait_for_count(2)
+        assert [m.text for m in returning.messages] == ["while ada was away 1", "while ada was away 2"]
+
+
+async def test_newcomer_gets_no_replay_but_can_ask_for_history(server):
+    async with ChatClient(server.url) as first:
+        for i in range(3):
+            await first.send(f"old {i}")
+    async with ChatClient(server.url) as newcomer:
+        assert newcomer.last_offset == 3
+        history = await newcomer.history(2)
+        assert [m.text for m in history] == ["old 1", "old 2"]
+        assert newcomer.messages == []
+
+
+async def test_page_and_client_are_served(server):
+    async with httpx.AsyncClient() as http:
+        page = await http.get(server.url + "/")
+        script = await http.get(server.url + "/static/vendor/socket.io.min.js")
+    assert page.status_code == 200 and "<form" in page.text and "/static/vendor/socket.io.min.js" in page.text
+    assert script.status_code == 200 and script.text.startswith("/*!\n * Socket.IO v4.8.4")
+
+
+async def test_cross_origin_page_is_refused_by_default(server):
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            server.url + "/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://evil.example"}
+        )
+    assert answer.status_code == 400
+
+
+async def test_malformed_engineio_requests_get_4xx(server):
+    async with httpx.AsyncClient() as http:
+        bad_sid = await http.get(server.url + "/socket.io/?EIO=4&transport=polling&sid=nope")
+        bad_transport = await http.get(server.url + "/socket.io/?EIO=4&transport=carrier-pigeon")
+        handshake = await http.get(server.url + "/socket.io/?EIO=4&transport=polling")
+        sid = handshake.text.split('"sid":"')[1].split('"')[0]
+        garbage = await http.post(server.url + f"/socket.io/?EIO=4&transport=polling&sid={sid}", content=b"\xff\xfe garbage")
+        still_ok = await http.get(server.url + "/")
+    assert 400 <= bad_sid.status_code < 500
+    assert 400 <= bad_transport.status_code < 500
+    assert 400 <= garbage.status_code < 500
+    assert still_ok.status_code == 200
+
+
+def test_invalid_max_message_bytes_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        ChatServer(max_message_bytes=0)
