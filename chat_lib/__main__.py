@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from . import protocol
@@ -35,7 +36,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sock = bind_socket(args.host, args.port)
     except ServerStartError as exc:
-        print(exc, file=sys.stderr)
+        # The message names the Python API's port=0; say it the command line's way.
+        print(str(exc).replace("pass port=0", "pass --port 0"), file=sys.stderr)
         return 1
     chat = ChatServer(
         max_message_bytes=args.max_message_bytes,
@@ -44,7 +46,6 @@ def serve(args: argparse.Namespace) -> int:
     )
     port = sock.getsockname()[1]
     shown_host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
-    print(f"Chat server listening on http://{shown_host}:{port}  (Ctrl-C to stop)", flush=True)
     config = uvicorn.Config(
         chat.app,
         log_level="warning",
@@ -52,8 +53,18 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ws_per_message_deflate=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
-    chat.close()
+    # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then raises the signal
+    # again: Ctrl-C as KeyboardInterrupt (a traceback) and SIGTERM with its
+    # default action (death, skipping the lines below). Make both an interrupt,
+    # and be ready for it before telling anyone the address.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        print(f"Chat server listening on http://{shown_host}:{port}  (Ctrl-C to stop)", flush=True)
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        chat.close()
     print("Chat server stopped.")
     return 0
 
