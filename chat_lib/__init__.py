@@ -8,6 +8,7 @@ from .client import ChatClient, ChatMessage
 from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
 from .server import ChatServer, create_app
 from .store import MessageStore, StoredMessage
+from .widget import ChatWidget
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "ChatError",
     "ChatMessage",
     "ChatServer",
+    "ChatWidget",
     "MessageRejected",
     "MessageStore",
     "ServerStartError",
