@@ -79,6 +79,7 @@ class _Member:
     rich: bool
     bucket: _TokenBucket | None
     rooms: set[str] = field(default_factory=set)
+    typing: bool = False
 
 
 class ChatServer:
@@ -236,6 +237,8 @@ class ChatServer:
             logger.info("%s (%r) disconnected: %s", sid, member.nickname, reason)
             if reason == self.sio.reason.CLIENT_DISCONNECT:
                 await self._release_long_poll(sid)
+            if member.typing:  # else the others would see "X is typing" forever
+                await self.sio.emit(protocol.TYPING, {"nickname": member.nickname, "typing": False})
             await self.sio.emit(protocol.USER_LEFT, {"nickname": member.nickname})
             await self._broadcast_online()
 
@@ -291,6 +294,7 @@ class ChatServer:
                 return
             if not self._allowed(member):
                 return
+            member.typing = args[0]
             notice = {"nickname": member.nickname, "typing": args[0]}
             await self.sio.emit(protocol.TYPING, notice, skip_sid=sid)
 
@@ -312,7 +316,9 @@ class ChatServer:
         async def leave(sid: str, *args: Any) -> dict:
             member = self._members.get(sid)
             room = args[0] if len(args) == 1 else None
-            if member is None or room not in member.rooms:
+            # Strip as join does; a list or dict is unhashable and must be refused, not crash.
+            room = room.strip() if isinstance(room, str) else room
+            if member is None or not isinstance(room, str) or room not in member.rooms:
                 return await self._refuse(sid, protocol.LEAVE, f"You are not in the room {room!r}.")
             member.rooms.discard(room)
             await self.sio.emit(protocol.LEAVE, {"nickname": member.nickname, "room": room}, to=_room_key(room))
