@@ -101,6 +101,7 @@ class ChatClient:
         self.status: Status = "disconnected"
         self.reconnects = 0  #: how many times the connection came back
         self._seen_offsets: set[int] = set()
+        self._log_id: str | None = None  # which server log our offsets belong to
         self._closing = False  # disconnect() in progress: a drop now is not a failure
         self._listeners: list[Listener] = []
         self._new_message = asyncio.Condition()
@@ -152,7 +153,7 @@ class ChatClient:
     def _auth(self) -> dict:
         # Called on every (re)connection, so the server replays what we missed.
         # serverOffset None: a newcomer, who starts at the log's head.
-        auth: dict[str, Any] = {"serverOffset": self.last_offset}
+        auth: dict[str, Any] = {"serverOffset": self.last_offset, "logId": self._log_id}
         if self.nickname is not None:
             auth["nickname"] = self.nickname
         return auth
@@ -389,6 +390,12 @@ class ChatClient:
         @sio.on(protocol.WELCOME)
         def welcome(data: dict) -> None:
             self.nickname = data.get("nickname", self.nickname)
+            if data.get("logId") != self._log_id:
+                # A new log (first contact, or a server restarted without its
+                # file): our offsets are meaningless there; start at its head.
+                self._log_id = data.get("logId")
+                self._seen_offsets.clear()
+                self.last_offset = None
             if self.last_offset is None and isinstance(data.get("offset"), int):
                 self.last_offset = data["offset"]
             self._welcomed.set()

@@ -25,7 +25,7 @@ __all__ = [
 
 CHAT_MESSAGE = "chat message"  #: client -> server: text; server -> clients: text[, offset, meta]
 CHAT_ERROR = "chat error"  #: server -> one client: {"event", "error"} when no ack was asked for
-WELCOME = "welcome"  #: server -> a new rich client: {"nickname", "offset"} (the log's newest offset)
+WELCOME = "welcome"  #: server -> a rich client: {"nickname", "offset" (the log's newest), "logId"}
 USER_JOINED = "user joined"  #: server -> clients: {"nickname"}
 USER_LEFT = "user left"  #: server -> clients: {"nickname"}
 ONLINE = "online"  #: server -> clients: sorted list of nicknames

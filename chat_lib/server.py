@@ -215,7 +215,9 @@ class ChatServer:
             logger.info("%s connected as %r (%s)", sid, nickname, "rich" if rich else "plain")
             if rich:
                 after = auth.get("serverOffset")
-                welcome = {"nickname": nickname, "offset": self.store.last_offset()}
+                if auth.get("logId") not in (None, self.store.log_id):
+                    after = None  # offsets from another log mean nothing here
+                welcome = {"nickname": nickname, "offset": self.store.last_offset(), "logId": self.store.log_id}
                 if isinstance(after, int) and not isinstance(after, bool):
                     await self.sio.emit(protocol.WELCOME, welcome, to=sid)
                     await self._catch_up(sid, after)

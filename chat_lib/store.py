@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS messages (
     text       TEXT NOT NULL,
     room       TEXT,
     sent_at    REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS log_identity (log_id TEXT NOT NULL);
 """
 
 
@@ -71,7 +73,14 @@ class MessageStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process (not a power cut).
             self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
+        # Offsets only mean something within one log: a client that comes back
+        # to a server with a new log must not skip "already seen" offsets.
+        row = self._db.execute("SELECT log_id FROM log_identity").fetchone()
+        if row is None:
+            row = (uuid.uuid4().hex,)
+            self._db.execute("INSERT INTO log_identity VALUES (?)", row)
+        self.log_id: str = row[0]
 
     def append(
         self, message_id: str, nickname: str, text: str, room: str | None = None

@@ -1,0 +1,150 @@
+"""ChatClient: transports, waiting, reconnection, and clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import socketio
+
+from chat_lib import BackgroundServer, ChatClient, ChatConnectionError
+from chat_lib.background import bind_socket
+
+
+async def wait_for(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_pinned_transport_is_kept(server, transport):
+    async with ChatClient(server.url, transport=transport) as client:
+        await client.send("hi")
+        assert client.transport == transport
+
+
+async def test_auto_starts_on_polling_and_upgrades(server):
+    async with ChatClient(server.url, transport="auto") as client:
+        await wait_for(lambda: client.transport == "websocket", timeout=5)
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_disconnect_is_quick_and_idempotent(server, transport):
+    client = await ChatClient(server.url, transport=transport).connect()
+    began = time.perf_counter()
+    await client.disconnect()
+    assert time.perf_counter() - began < 2
+    assert client.status == "disconnected" and not client.connected
+    await client.disconnect()
+    await wait_for(lambda: server.chat.online == [])
+
+
+async def test_welcome_gives_nickname_and_head_offset(server):
+    async with ChatClient(server.url) as first:
+        await first.send("one")
+        assert first.nickname.startswith("guest-")
+    async with ChatClient(server.url, nickname="ada") as ada:
+        assert (ada.nickname, ada.last_offset) == ("ada", 1)
+
+
+async def test_listeners_hear_messages_online_and_status(server):
+    heard: list[str] = []
+    client = ChatClient(server.url, nickname="ada")
+    client.add_listener(lambda kind, data: heard.append(kind))
+    async with client:
+        await client.send("hi")
+        await client.wait_for_message()
+    assert {"status", "online", "message"} <= set(heard)
+
+
+async def test_a_broken_listener_does_not_break_the_client(server):
+    client = ChatClient(server.url)
+    client.add_listener(lambda kind, data: 1 / 0)
+    async with client:
+        await client.send("still fine")
+        assert (await client.wait_for_message()).text == "still fine"
+
+
+async def test_async_iteration_yields_messages_as_they_arrive(server):
+    async with ChatClient(server.url) as client:
+        async def collect(n):
+            got = []
+            async for message in client:
+                got.append(message.text)
+                if len(got) == n:
+                    return got
+
+        collector = asyncio.ensure_future(collect(3))
+        for text in ("a", "b", "c"):
+            await client.send(text)
+        assert await asyncio.wait_for(collector, 5) == ["a", "b", "c"]
+
+
+async def test_wait_for_message_times_out_with_a_clear_error(server):
+    async with ChatClient(server.url) as client:
+        with pytest.raises(ChatConnectionError, match="No matching message arrived within 0.2 s"):
+            await client.wait_for_message(timeout=0.2)
+
+
+async def test_connect_to_nothing_raises_chat_connection_error():
+    sock = bind_socket()
+    port = sock.getsockname()[1]
+    sock.close()  # a port where nobody listens
+    with pytest.raises(ChatConnectionError, match=f"Cannot connect to http://127.0.0.1:{port}"):
+        await ChatClient(f"http://127.0.0.1:{port}", transport="websocket").connect(timeout=2)
+
+
+async def test_send_before_connect_says_what_to_do():
+    with pytest.raises(ChatConnectionError, match="call connect"):
+        await ChatClient("http://127.0.0.1:9").send("hello")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_reconnects_after_restart_and_delivers_what_was_typed_meanwhile(transport):
+    first = BackgroundServer(ping_interval=1, ping_timeout=1).start()
+    port = first.port
+    async with ChatClient(first.url, nickname="ada", transport=transport) as ada:
+        await ada.send("before the outage")
+        first.stop()
+        await wait_for(lambda: ada.status == "reconnecting", timeout=10)
+        pending = asyncio.ensure_future(ada.send("typed during the outage"))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        with BackgroundServer(port=port, ping_interval=1, ping_timeout=1):
+            ack = await asyncio.wait_for(pending, 20)
+            assert ack["ok"] and ada.status == "connected" and ada.reconnects == 1
+            await ada.wait_for_message(lambda m: m.text == "typed during the outage", timeout=5)
+
+
+async def test_works_against_a_plain_tutorial_server():
+    """The ten-line server of the Node.js tutorial, in Python: bare strings only."""
+    import threading
+
+    import uvicorn
+
+    sio = socketio.AsyncServer(async_mode="asgi")
+
+    @sio.on("chat message")
+    async def chat_message(sid, msg):
+        await sio.emit("chat message", msg)
+
+    sock = bind_socket()
+    server = uvicorn.Server(uvicorn.Config(socketio.ASGIApp(sio), log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    await wait_for(lambda: server.started)
+    try:
+        client = await ChatClient(f"http://127.0.0.1:{sock.getsockname()[1]}", transport="websocket").connect(
+            welcome_timeout=0.2
+        )
+        await client.emit("chat message", "plain hello")
+        message = await client.wait_for_message()
+        assert (message.text, message.offset, message.nickname) == ("plain hello", None, None)
+        await client.disconnect()
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
