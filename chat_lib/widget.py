@@ -309,6 +309,7 @@ class ChatWidget(widgets.VBox):
             if entry.message_id == answer["id"] and not entry.mine:
                 entry.mine = True
                 self._render_messages()
+        self._wake()
         return answer
 
     def _submit(self) -> None:
@@ -333,7 +334,7 @@ class ChatWidget(widgets.VBox):
     # -- typing and nickname -------------------------------------------------------
 
     def _on_input_change(self, change: dict) -> None:
-        if not change["new"] or not self.rich_server or not self.client.connected:
+        if not change["new"] or not self.rich_server or self.client.status != "connected":
             return
         if not self._typing_sent:
             self._typing_sent = True
@@ -359,7 +360,7 @@ class ChatWidget(widgets.VBox):
         wanted = change["new"].strip()
         if self._syncing_nickname or not wanted or wanted == self.client.nickname:
             return
-        if not self.rich_server or not self.client.connected:
+        if not self.rich_server or self.client.status != "connected":
             self._add(ChatEntry("error", "This server does not support nicknames (or the chat is not connected)."))
             self._show_nickname()
             return
@@ -371,6 +372,7 @@ class ChatWidget(widgets.VBox):
         except ChatError as exc:
             self._add(ChatEntry("error", f"Nickname not changed: {exc}"))
         self._show_nickname()
+        self._wake()
 
     def _show_nickname(self) -> None:
         self._syncing_nickname = True
@@ -462,6 +464,13 @@ class ChatWidget(widgets.VBox):
         return await self._wait(lambda: status if self.client.status == status else None, timeout,
                                 f"the status {status!r} (it is {self.client.status!r})")
 
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
+        """Wait until ``condition()`` is true; it is checked again on every change the widget sees.
+
+        Example: ``await chat.wait_until(lambda: "bob" in chat.online)``.
+        """
+        await self._wait(lambda: True if condition() else None, timeout, "the condition")
+
     async def _wait(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
         result = check()
         if result is not None:
@@ -518,7 +527,9 @@ class ChatWidget(widgets.VBox):
             if self.rich_server is False:
                 text += ' <span style="color:#888">(plain server: no names, online list or typing)</span>'
         self.status_line.value = text
-        connected = self.client.connected
+        # The status, not client.connected: python-socketio still says
+        # "connected" while its disconnect handler runs.
+        connected = status == "connected"
         self.send_button.disabled = not connected
         self.send_button.tooltip = None if connected else "Sending is disabled until the chat reconnects."
 
@@ -532,7 +543,7 @@ class ChatWidget(widgets.VBox):
 
     def _render_typing(self) -> None:
         names = sorted(name for name in self.client.typing if name)
-        if not names or not self.client.connected:
+        if not names or self.client.status != "connected":
             self.typing_line.value = '<span style="color:#666"> </span>'
             return
         verb = "is" if len(names) == 1 else "are"
