@@ -175,6 +175,7 @@ class ChatClient:
             )
         except socketio.exceptions.ConnectionError as exc:
             self._set_status("disconnected")
+            await self._sio.eio.disconnect(abort=True)  # closes the HTTP session a failed attempt leaves open
             hint = ""
             if self.requested_transport == "websocket":
                 hint = " If a proxy blocks WebSocket, try transport='polling' or 'auto'."

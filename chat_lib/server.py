@@ -97,6 +97,8 @@ class ChatServer:
     :param ping_timeout: seconds without a pong before a client is dropped.
     :param client_manager: a python-socketio client manager (e.g. Redis) that
                            joins several server processes (notebook 07).
+    :param transports: the transports offered, default both; ``["polling"]``
+                       plays a network where WebSocket is blocked (notebook 06).
 
     Example::
 
@@ -116,6 +118,7 @@ class ChatServer:
         ping_interval: float = 25,
         ping_timeout: float = 20,
         client_manager: socketio.AsyncManager | None = None,
+        transports: list[str] | None = None,
     ) -> None:
         if max_message_bytes < 1:
             raise ValueError("max_message_bytes must be at least 1.")
@@ -132,6 +135,7 @@ class ChatServer:
             # Emits from the connect handler (catch-up) need the connection accepted first.
             always_connect=True,
             client_manager=client_manager,
+            transports=transports,
             # Room for the longest message plus JSON framing, not megabytes.
             max_http_buffer_size=max(64 * 1024, 8 * max_message_bytes),
         )
