@@ -242,11 +242,14 @@ class ChatWidget(widgets.VBox):
         """
         if self.client.status == "disconnected":
             try:
-                await self.client.connect(timeout)
+                # The client waits for the server's 'welcome' itself.
+                await self.client.connect(timeout, welcome_timeout=self.detect_timeout)
             except ChatConnectionError as exc:
                 self._add(ChatEntry("error", str(exc)))
                 raise
-        await self._detect_server()
+            await self._detect_server(wait=0.0)
+        else:
+            await self._detect_server()
         return self
 
     def connect_in_background(self, timeout: float = 10.0) -> asyncio.Task:
@@ -262,13 +265,13 @@ class ChatWidget(widgets.VBox):
         await self.client.disconnect()
         self._refresh_controls()
 
-    async def _detect_server(self) -> bool:
+    async def _detect_server(self, wait: float | None = None) -> bool:
         # The series' server sends 'welcome' (which sets last_offset) and then
         # 'online' to every newcomer; the tutorial's server sends neither.
         if self.rich_server is None:
             try:
                 await self._wait(lambda: True if self.client.last_offset is not None else None,
-                                 self.detect_timeout, "the server's greeting")
+                                 self.detect_timeout if wait is None else wait, "the server's greeting")
                 self.rich_server = True
             except ChatConnectionError:
                 self.rich_server = False
