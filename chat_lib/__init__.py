@@ -4,8 +4,10 @@ Each module is one concept; see the README for the notebook that introduces it.
 """
 
 from .background import BackgroundServer
+from .bench import BenchReport, Measurement, SuiteConfig, run_suite
 from .client import ChatClient, ChatMessage
 from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
+from .netem import DelayProxy, ProxyStats
 from .server import ChatServer, create_app
 from .store import MessageStore, StoredMessage
 from .widget import ChatWidget
@@ -14,15 +16,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackgroundServer",
+    "BenchReport",
     "ChatClient",
     "ChatConnectionError",
     "ChatError",
     "ChatMessage",
     "ChatServer",
     "ChatWidget",
+    "DelayProxy",
+    "Measurement",
     "MessageRejected",
     "MessageStore",
+    "ProxyStats",
     "ServerStartError",
     "StoredMessage",
+    "SuiteConfig",
     "create_app",
+    "run_suite",
 ]

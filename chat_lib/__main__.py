@@ -1,4 +1,4 @@
-"""Command line: ``python -m chat_lib serve [--host H] [--port P]``.
+"""Command line: ``python -m chat_lib serve [--host H] [--port P]`` and ``python -m chat_lib bench [--quick]``.
 
 Like ``node index.js`` in the Node.js tutorial: start the chat and print the
 address to open in a browser. Ctrl-C stops it.
@@ -69,6 +69,31 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite; write results.json and the charts into ``args.out``."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    from tqdm import tqdm
+
+    from .bench import SuiteConfig, run_suite_sync
+    from .plots import save_charts
+
+    config = SuiteConfig.quick() if args.quick else SuiteConfig.full()
+    out = Path(args.out)
+    report = run_suite_sync(config, progress=tqdm)
+    results = report.save(out / "results.json")
+    charts = save_charts(report, out)
+    machine = report.machine
+    print(f"{len(report.measurements)} measurements in {report.seconds:.0f} s on {machine['cpu_count']} CPUs "
+          f"(load {machine['load_average_1min']:.2f}), Python {machine['python']}.")
+    print(f"Results: {results}; {len(charts)} charts: {out}/*.png")
+    print(report.format_table())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chat_lib", description="The Socket.IO chat of the notebook series.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--store", default=":memory:", help="SQLite file for the message log (default: in memory)")
     serve_parser.add_argument("--max-message-bytes", type=int, default=protocol.DEFAULT_MAX_MESSAGE_BYTES)
     serve_parser.add_argument("--cors-origin", action="append", help="allow a page from this origin (repeatable)")
+    bench_parser = commands.add_parser("bench", help="measure long-polling against WebSocket (notebook 04)")
+    bench_parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) instead of the full suite")
+    bench_parser.add_argument("--out", default="bench/results", help="folder for results.json and the charts")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench(args)
     if args.command == "serve":
         if args.port is None:
             args.port = _default_port()
