@@ -50,6 +50,15 @@ class _AckAwareServer(socketio.AsyncServer):
         _ack_requested.set(id is not None)
         return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            return await super()._handle_eio_message(eio_sid, data)
+        except (RecursionError, ValueError) as exc:
+            # A packet json cannot decode (e.g. thousands of nested arrays):
+            # there is nobody to answer, so drop that client, quietly and at once.
+            logger.warning("dropping %s: undecodable packet (%s)", eio_sid, type(exc).__name__)
+            await self.eio.disconnect(eio_sid)
+
 
 @dataclass
 class _TokenBucket:
