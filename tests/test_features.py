@@ -437,3 +437,62 @@ async def test_connection_to_a_stopped_server_raises_a_clear_error(server):
     server.stop()
     with pytest.raises(ChatConnectionError, match="Cannot connect to"):
         await ChatClient(url, reconnection=False, transport="websocket").connect(timeout=2)
+
+
+# -- the same features in the browser page --------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.mark.browser
+async def test_page_rooms_join_send_receive_and_leave(server, chromium_path):
+    from playwright.async_api import async_playwright, expect
+
+    async with ChatClient(server.url, nickname="ada", transport="websocket") as ada, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(5000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{server.url}/?name=eve")
+            await expect(page.locator("#status")).to_have_text("connected")
+            messages = page.locator("#messages li")
+
+            async def type_line(text: str) -> None:
+                await page.fill("#input", text)
+                await page.press("#input", "Enter")
+
+            await type_line("#python before joining")
+            await expect(messages.last).to_have_text("Join the room 'python' before sending to it.")
+            await ada.join("python")
+            await type_line("/join python")
+            await expect(messages.last).to_have_text("eve joined #python")
+            await until(lambda: {"kind": "join", "nickname": "eve", "room": "python"} in ada.notices)
+
+            await ada.send("hello room", room="python")
+            await expect(messages.last.locator(".who")).to_have_text("ada #python")
+            await expect(messages.last.locator(".text")).to_have_text("hello room")
+
+            await type_line("#python hi from the page")
+            heard = await ada.wait_for_message(lambda m: m.text == "hi from the page")
+            assert (heard.nickname, heard.room) == ("eve", "python")
+            await expect(messages.last.locator(".who")).to_have_text("eve #python")
+
+            await type_line("/leave python")
+            await until(lambda: {"kind": "leave", "nickname": "eve", "room": "python"} in ada.notices)
+            await ada.send("after eve left", room="python")
+            await ada.send("public after")
+            await expect(messages.last.locator(".text")).to_have_text("public after")
+            assert "after eve left" not in await page.inner_text("#messages")
+            assert not errors, errors
+        finally:
+            await browser.close()
