@@ -314,6 +314,18 @@ async def test_online_list_and_typing_line_follow_the_others(open_page):
     await expect(ada.locator("#messages li.notice").last).to_have_text("bob left")
 
 
+@pytest.mark.parametrize("chat_server", [{"ping_interval": 25, "ping_timeout": 20}], indirect=True)
+async def test_closing_a_long_polling_tab_is_seen_at_once(open_page):
+    # With the default pings the server would otherwise notice only after up
+    # to 45 s: long-polling has no connection whose closing it could see.
+    ada = await open_page("?name=ada")
+    bob = await open_page("?name=bob&transport=polling")
+    await expect(ada.locator("#online")).to_have_text("online: ada, bob")
+    await bob.close()
+    await expect(ada.locator("#online")).to_have_text("online: ada")
+    await expect(ada.locator("#messages li.notice").last).to_have_text("bob left")
+
+
 async def test_nickname_field_renames_for_everyone(open_page):
     ada = await open_page("?name=ada")
     bob = await open_page("?name=bob")
