@@ -777,43 +777,43 @@ class SuiteConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return json.loads(json.dumps(asdict(self)))  # tuples become lists, as after a JSON round trip
 
 
-def _plan(config: SuiteConfig) -> list[tuple[str, Callable[[str], Any]]]:
-    """The suite's steps: (label, coroutine function of the server URL)."""
-    steps: list[tuple[str, Callable[[str], Any]]] = []
+def _plan(config: SuiteConfig) -> list[tuple[str, str, Callable[[str], Any]]]:
+    """The suite's steps: (group, label, coroutine function of the server URL); a group shares a server."""
+    steps: list[tuple[str, str, Callable[[str], Any]]] = []
     for size in config.payload_sizes:
         for t in config.transports:
-            steps.append((f"round trip {t} {size} B", lambda url, t=t, size=size: measure_round_trips(
+            steps.append(("loopback latency", f"round trip {t} {size} B", lambda url, t=t, size=size: measure_round_trips(
                 url, t, count=config.round_trips, warmup=config.warmup, payload_bytes=size)))
     for t in config.transports:
-        steps.append((f"push {t}", lambda url, t=t: measure_push_latency(
+        steps.append(("loopback latency", f"push {t}", lambda url, t=t: measure_push_latency(
             url, t, count=config.push_count, warmup=config.warmup)))
     for t in config.transports:
-        steps.append((f"throughput {t}", lambda url, t=t: measure_throughput(
+        steps.append(("throughput", f"throughput {t}", lambda url, t=t: measure_throughput(
             url, t, messages=config.throughput_messages)))
     for t in config.transports:
         for pattern in ("sequential", "burst"):
-            steps.append((f"bytes {t} {pattern}", lambda url, t=t, p=pattern: measure_wire_bytes(
+            steps.append(("bytes", f"bytes {t} {pattern}", lambda url, t=t, p=pattern: measure_wire_bytes(
                 url, t, count=config.wire_messages, pattern=p)))
     for delay in config.setup_delays_ms:
         for t in ("polling", "websocket", "auto"):
-            steps.append((f"set-up {t} {delay:g} ms", lambda url, t=t, d=delay: measure_setup(
+            steps.append(("set-up", f"set-up {t} {delay:g} ms", lambda url, t=t, d=delay: measure_setup(
                 url, t, repeats=config.setup_repeats, network_delay_ms=d)))
     for delay in config.delays_ms:
         for t in config.transports:
-            steps.append((f"round trip {t} +{delay:g} ms", lambda url, t=t, d=delay: measure_round_trips(
+            steps.append(("delay", f"round trip {t} +{delay:g} ms", lambda url, t=t, d=delay: measure_round_trips(
                 url, t, count=config.delay_round_trips, warmup=min(config.warmup, 5),
                 payload_bytes=config.delay_payload_bytes, network_delay_ms=d)))
-            steps.append((f"push {t} burst of {config.delay_push_burst} +{delay:g} ms",
+            steps.append(("delay", f"push {t} burst of {config.delay_push_burst} +{delay:g} ms",
                           lambda url, t=t, d=delay: measure_push_latency(
                               url, t, count=config.delay_round_trips, warmup=min(config.warmup, 5),
                               payload_bytes=config.delay_payload_bytes, network_delay_ms=d,
                               burst=config.delay_push_burst)))
     for t in config.transports:
         for clients in config.fan_out_clients.get(t, ()):
-            steps.append((f"fan-out {t} {clients}", lambda url, t=t, n=clients: measure_fan_out(
+            steps.append(("fan-out", f"fan-out {t} {clients}", lambda url, t=t, n=clients: measure_fan_out(
                 url, t, clients=n, rounds=config.fan_out_rounds)))
     return steps
 
@@ -850,14 +850,14 @@ async def run_suite(
     group = None
     server: BackgroundServer | None = None
     try:
-        for label, step in steps:
+        for step_group, label, step in steps:
             if bar is not None:
                 bar.set_postfix_str(label)
-            if url is None and label.split()[0] != group:
+            if url is None and step_group != group:
                 if server is not None:
                     await asyncio.to_thread(server.stop)
                 server = await asyncio.to_thread(bench_server().start)
-                group = label.split()[0]
+                group = step_group
             target = url or (server.url if server else "")
             report.measurements.append(await step(target))
             if bar is not None:

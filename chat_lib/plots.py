@@ -96,7 +96,7 @@ def plot_latency_cdf(
     _plain_numbers(ax.xaxis)
     ax.set_title(f"{what} ({payload_bytes} B, loopback)")
     ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of messages")
+    ax.set_ylabel("fraction of messages (0 to 1)")
     ax.set_ylim(0, 1.02)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
@@ -222,8 +222,8 @@ def plot_throughput(report: BenchReport, *, ax: Axes | None = None) -> Axes:
     rects = ax.bar(names, rates, color=[COLORS[m.transport] for m in found])
     notes = [f"{r:,.0f}/s\n{m['received']}/{m['sent']} back" for r, m in zip(rates, found)]
     ax.bar_label(rects, notes, fontsize=8, padding=2)
-    ax.set_title(f"Throughput: one client sends {found[0].params['messages']:,} messages at once")
-    ax.set_ylabel("messages received back per second")
+    ax.set_title(f"Throughput: one client sends {found[0].params['messages']:,} messages, fast as it can")
+    ax.set_ylabel("throughput (messages back per second)")
     ax.margins(y=0.2)
     ax.grid(True, axis="y", alpha=0.3)
     return ax
