@@ -6,6 +6,7 @@ Each module is one concept; see the README for the notebook that introduces it.
 from .background import BackgroundServer
 from .bench import BenchReport, Measurement, SuiteConfig, run_suite
 from .client import ChatClient, ChatMessage
+from .drill import DrillResult, run_outage_drill
 from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
 from .netem import DelayProxy, ProxyStats
 from .server import ChatServer, create_app
@@ -24,6 +25,7 @@ __all__ = [
     "ChatServer",
     "ChatWidget",
     "DelayProxy",
+    "DrillResult",
     "Measurement",
     "MessageRejected",
     "MessageStore",
@@ -32,5 +34,6 @@ __all__ = [
     "StoredMessage",
     "SuiteConfig",
     "create_app",
+    "run_outage_drill",
     "run_suite",
 ]

@@ -1,0 +1,495 @@
+"""A fault drill: people keep chatting while the server crashes and comes back.
+
+:func:`run_outage_drill` starts a chat server in a child process with its log
+in a SQLite file, connects a few clients (WebSocket and long-polling), has each
+of them type at a steady rate, and meanwhile kills the server with SIGKILL (as a
+crash would) and restarts it on the same port and the same file, once or
+several times. It records everything a chart or a test needs and returns it as
+a :class:`DrillResult`; it never prints or plots.
+
+Two variants run the same scenario:
+
+* ``"reliable"``: :class:`~chat_lib.client.ChatClient`. Each message gets an id
+  and is sent until the server acknowledges it (at-least-once; the server
+  stores each id once, so effectively exactly-once), and on every reconnection
+  the client tells the server the last offset it saw and gets what it missed.
+* ``"plain"``: what the classic tutorial does. A plain python-socketio
+  ``AsyncClient`` with no ``auth``, ``emit`` without an acknowledgement, no
+  retries: an emit while disconnected raises (the message is gone), an emit
+  into a connection that just died vanishes, and broadcasts sent while a client
+  is away never reach it (at-most-once). Both variants reconnect with the same
+  backoff, so the difference comes from the protocol alone.
+
+Times in the result are seconds since the clients started typing.
+
+Introduced in notebook 06.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import socketio
+
+from . import protocol
+from .background import BackgroundServer
+from .client import ChatClient
+from .store import MessageStore
+
+__all__ = ["DrillClient", "DrillMessage", "DrillResult", "Outage", "run_outage_drill"]
+
+logger = logging.getLogger("chat_lib.drill")
+
+Variant = Literal["reliable", "plain"]
+
+# Short pings: a polling client notices a dead server within a second or two.
+# No rate limit: the drill is about crashes, not about abuse.
+DEFAULT_SERVER_OPTIONS: dict[str, Any] = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
+
+# ChatClient's reconnection backoff, given to the plain clients too.
+_BACKOFF = {"reconnection_delay": 0.5, "reconnection_delay_max": 5, "randomization_factor": 0.5}
+
+
+@dataclass
+class DrillMessage:
+    """One message a drill client typed."""
+
+    text: str
+    sender: str
+    typed_at: float  #: when the person pressed Enter
+    acked_at: float | None = None  #: when the server confirmed it stored it (reliable only)
+    offset: int | None = None  #: its place in the server's log, from the acknowledgement
+    error: str | None = None  #: why it never left the sender (plain: emit raised)
+
+
+@dataclass
+class DrillClient:
+    """What one client typed, received and went through."""
+
+    name: str
+    transport: str
+    typed: list[DrillMessage] = field(default_factory=list)
+    received: list[tuple[str, float]] = field(default_factory=list)  #: (text, received_at), in arrival order
+    disconnected_at: list[float] = field(default_factory=list)  #: when it noticed the server was gone
+    reconnected_at: list[float] = field(default_factory=list)  #: when it was connected again
+
+
+@dataclass
+class Outage:
+    """The server was down from ``killed_at`` until it accepted connections again."""
+
+    killed_at: float
+    restarted_at: float
+
+    @property
+    def duration(self) -> float:
+        return self.restarted_at - self.killed_at
+
+
+@dataclass
+class DrillResult:
+    """The timeline of one drill, and the tallies computed from it.
+
+    A message counts as *lost* for a client if anybody typed it and it never
+    reached that client (senders receive their own messages too, as in the
+    tutorial), and as *duplicated* for each extra copy a client received.
+    """
+
+    variant: Variant
+    clients: list[DrillClient]
+    outages: list[Outage]
+    stored: list[str]  #: texts in the server's log afterwards, in offset order
+    rate: float  #: messages per second, per client
+    typing_ended_at: float
+    finished_at: float
+    settled: bool  #: every client had everything it was going to get before the settle timeout
+
+    @property
+    def typed(self) -> list[DrillMessage]:
+        """Every message typed, by anybody, in the order they were typed."""
+        return sorted((m for c in self.clients for m in c.typed), key=lambda m: m.typed_at)
+
+    def in_outage(self, moment: float) -> bool:
+        """Whether the server was down at ``moment``."""
+        return any(o.killed_at <= moment < o.restarted_at for o in self.outages)
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """One row per client: what it typed, what it should have got, what it got."""
+        everything = {m.text for m in self.typed}
+        rows = []
+        for client in self.clients:
+            copies = Counter(text for text, _ in client.received)
+            got = everything & copies.keys()
+            rows.append(
+                {
+                    "client": client.name,
+                    "transport": client.transport,
+                    "typed": len(client.typed),
+                    "expected": len(everything),
+                    "received": len(got),
+                    "lost": len(everything - got),
+                    "duplicates": sum(n - 1 for n in copies.values()),
+                    "reconnects": len(client.reconnected_at),
+                }
+            )
+        return rows
+
+    def totals(self) -> dict[str, Any]:
+        """The whole drill in a few numbers (see the class docstring for lost and duplicated)."""
+        typed = self.typed
+        stored = Counter(self.stored)
+        rows = self.deliveries()
+        return {
+            "variant": self.variant,
+            "clients": len(self.clients),
+            "typed": len(typed),
+            "typed_during_outages": sum(self.in_outage(m.typed_at) for m in typed),
+            "refused_at_sender": sum(m.error is not None for m in typed),
+            "lost_in_transit": sum(m.error is None and m.text not in stored for m in typed),
+            "stored": len(stored.keys() & {m.text for m in typed}),
+            "stored_twice": sum(n - 1 for n in stored.values()),
+            "deliveries_expected": sum(r["expected"] for r in rows),
+            "delivered": sum(r["received"] for r in rows),
+            "lost": sum(r["lost"] for r in rows),
+            "duplicated": sum(r["duplicates"] for r in rows),
+            "outage_seconds": sum(o.duration for o in self.outages),
+            "settled": self.settled,
+        }
+
+    def reconnections(self) -> list[dict[str, Any]]:
+        """One row per time a client lost the server: when it noticed, and when it was back.
+
+        ``outage`` is the number of the outage it happened in; ``gap`` runs from
+        the moment the client noticed until it was connected again (``None`` if
+        it never was); ``after_restart`` from the last moment the server came
+        back before that, which is what the reconnection backoff adds. A client
+        still waiting when the next outage begins stays down through both.
+        """
+        rows = []
+        for client in self.clients:
+            backs = sorted(client.reconnected_at)
+            for noticed in sorted(client.disconnected_at):
+                back = next((t for t in backs if t >= noticed), None)
+                number = sum(o.killed_at <= noticed for o in self.outages)
+                restarts = [o.restarted_at for o in self.outages if back is not None and o.restarted_at <= back]
+                rows.append(
+                    {
+                        "client": client.name,
+                        "transport": client.transport,
+                        "outage": number,
+                        "noticed_at": noticed,
+                        "reconnected_at": back,
+                        "gap": None if back is None else back - noticed,
+                        "after_restart": back - restarts[-1] if back is not None and restarts else None,
+                    }
+                )
+        return rows
+
+    def events(self) -> list[tuple[float, str]]:
+        """The drill's story, oldest first: kills, restarts, disconnections, reconnections."""
+        story = [(0.0, "clients start typing")]
+        for number, outage in enumerate(self.outages, 1):
+            story.append((outage.killed_at, f"server killed (outage {number})"))
+            story.append((outage.restarted_at, f"server accepts connections again (outage {number})"))
+        for client in self.clients:
+            story += [(t, f"{client.name} ({client.transport}) lost the connection") for t in client.disconnected_at]
+            story += [(t, f"{client.name} ({client.transport}) reconnected") for t in client.reconnected_at]
+        story.append((self.typing_ended_at, "clients stop typing"))
+        return sorted(story)
+
+
+async def run_outage_drill(
+    *,
+    variant: Variant = "reliable",
+    clients: int = 4,
+    transports: Sequence[str] = ("websocket", "polling"),
+    rate: float = 5.0,
+    outages: int = 2,
+    downtime: float = 1.0,
+    warmup: float = 1.0,
+    between: float = 1.5,
+    ack_timeout: float = 1.0,
+    settle_timeout: float = 20.0,
+    store: str | Path | None = None,
+    server_options: dict[str, Any] | None = None,
+) -> DrillResult:
+    """Chat through server crashes and return the timeline.
+
+    The clients type from the start; after ``warmup`` seconds the server is
+    killed (SIGKILL), stays down for ``downtime`` seconds, then restarts on the
+    same port and file (the start itself takes a second or so more), and the
+    clients type on for ``between`` seconds; that repeats ``outages`` times.
+    Then typing stops and the drill waits for the messages still on their way
+    (up to ``settle_timeout`` seconds), disconnects everybody and stops the server.
+
+    :param variant: ``"reliable"`` (:class:`ChatClient`) or ``"plain"`` (the tutorial's client).
+    :param clients: how many people chat.
+    :param transports: transports given to the clients in turn:
+                       ``"websocket"``, ``"polling"`` or ``"auto"``.
+    :param rate: messages per second each person types.
+    :param outages: how many times the server is killed.
+    :param downtime: seconds the server stays dead before it is restarted.
+    :param warmup: seconds of typing before the first kill.
+    :param between: seconds of typing after each restart.
+    :param ack_timeout: seconds a reliable client waits for an acknowledgement before sending again.
+    :param settle_timeout: seconds to wait, after typing stops, for messages still on their way.
+    :param store: the server's SQLite file; a temporary one if ``None``.
+    :param server_options: :class:`~chat_lib.server.ChatServer` options
+                           (default: 1 s pings, no rate limit).
+    :returns: a :class:`DrillResult`.
+
+    Example::
+
+        result = await run_outage_drill(variant="reliable", clients=4, outages=2)
+        result.totals()["lost"]        # 0
+
+    Introduced in notebook 06.
+    """
+    if variant not in ("reliable", "plain"):
+        raise ValueError(f"variant must be 'reliable' or 'plain', not {variant!r}.")
+    if clients < 1:
+        raise ValueError("A drill needs at least one client.")
+    if rate <= 0:
+        raise ValueError("rate must be a positive number of messages per second.")
+    if outages < 0 or downtime < 0 or warmup < 0 or between < 0:
+        raise ValueError("outages, downtime, warmup and between cannot be negative.")
+    if not transports or any(t not in ("auto", "polling", "websocket") for t in transports):
+        raise ValueError("transports must name 'websocket', 'polling' or 'auto' (at least one).")
+    options = {**DEFAULT_SERVER_OPTIONS, **(server_options or {})}
+    with contextlib.ExitStack() as stack:
+        if store is None:
+            store = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chat-drill-"))) / "chat.sqlite3"
+        store = str(store)
+        drill = _Drill(variant, clients, list(transports), rate, ack_timeout, store, options)
+        try:
+            return await drill.run(outages, downtime, warmup, between, settle_timeout)
+        finally:
+            await drill.tear_down()
+
+
+class _Drill:
+    """The moving parts of one :func:`run_outage_drill` run."""
+
+    def __init__(
+        self,
+        variant: Variant,
+        clients: int,
+        transports: list[str],
+        rate: float,
+        ack_timeout: float,
+        store: str,
+        options: dict[str, Any],
+    ) -> None:
+        self.variant = variant
+        self.rate = rate
+        self.ack_timeout = ack_timeout
+        self.store = store
+        self.options = options
+        self.timelines = [DrillClient(f"user{i}", transports[i % len(transports)]) for i in range(clients)]
+        self.server: BackgroundServer | None = None
+        self.port = 0
+        self.outages: list[Outage] = []
+        self.t0 = time.perf_counter()
+        self.stop_typing = asyncio.Event()
+        self.chat_clients: list[ChatClient] = []
+        self.plain_clients: list[socketio.AsyncClient] = []
+        self.outboxes: list[asyncio.Queue[DrillMessage]] = []
+        self.tasks: list[asyncio.Task] = []
+        self.closing = False  # our own disconnections at the end are not outages
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0
+
+    # -- the server --------------------------------------------------------------
+
+    async def start_server(self) -> None:
+        # Starting a child takes a second or so; in a thread, so the clients'
+        # event loop (the notebook's) keeps running meanwhile.
+        server = BackgroundServer(mode="process", port=self.port, store=self.store, **self.options)
+        await asyncio.to_thread(server.start)
+        self.server, self.port = server, server.port
+
+    async def kill_server(self) -> None:
+        assert self.server is not None
+        await asyncio.to_thread(self.server.kill)
+
+    # -- the scenario -------------------------------------------------------------
+
+    async def run(
+        self, outages: int, downtime: float, warmup: float, between: float, settle_timeout: float
+    ) -> DrillResult:
+        await self.start_server()
+        url = f"http://127.0.0.1:{self.port}"
+        if self.variant == "reliable":
+            await asyncio.gather(*(self.connect_reliable(url, t) for t in self.timelines))
+        else:
+            await asyncio.gather(*(self.connect_plain(url, t) for t in self.timelines))
+        self.t0 = time.perf_counter()
+        for index, timeline in enumerate(self.timelines):
+            # Spread the clients' keystrokes over each period, as real people would.
+            phase = index / (self.rate * len(self.timelines))
+            self.tasks.append(asyncio.ensure_future(self.type_away(index, timeline, phase)))
+        await asyncio.sleep(warmup)
+        for _ in range(outages):
+            killed_at = self.now()
+            await self.kill_server()
+            logger.info("server killed at %.2f s", killed_at)
+            await asyncio.sleep(downtime)
+            await self.start_server()
+            self.outages.append(Outage(killed_at, self.now()))
+            await asyncio.sleep(between)
+        self.stop_typing.set()
+        typing_ended_at = self.now()
+        settled = await self.settle(settle_timeout)
+        finished_at = self.now()
+        for timeline, client in zip(self.timelines, self.chat_clients):
+            timeline.received = [(m.text, m.received_at - self.t0) for m in client.messages]
+        await self.tear_down()
+        log = MessageStore(self.store)
+        try:
+            stored = [m.text for m in log.since(0, limit=1_000_000)]
+        finally:
+            log.close()
+        return DrillResult(
+            self.variant, self.timelines, self.outages, stored, self.rate, typing_ended_at, finished_at, settled
+        )
+
+    async def type_away(self, index: int, timeline: DrillClient, phase: float) -> None:
+        """Type one message every ``1 / rate`` seconds until told to stop; never block on the network."""
+        start = time.perf_counter() + phase
+        number = 0
+        while not self.stop_typing.is_set():
+            # An absolute schedule: a slow send does not slow the typist down.
+            delay = start + number / self.rate - time.perf_counter()
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stop_typing.wait(), delay)
+                if self.stop_typing.is_set():
+                    return
+            message = DrillMessage(f"{timeline.name} message {number}", timeline.name, self.now())
+            timeline.typed.append(message)
+            number += 1
+            if self.variant == "reliable":
+                self.outboxes[index].put_nowait(message)
+            else:
+                await self.emit_plain(self.plain_clients[index], message)
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait for what is still on its way; whether everything arrived in time."""
+        deadline = time.monotonic() + timeout
+        if self.variant == "reliable":
+            try:
+                await asyncio.wait_for(asyncio.gather(*(box.join() for box in self.outboxes)), timeout)
+                total = sum(len(t.typed) for t in self.timelines)
+                remaining = max(0.1, deadline - time.monotonic())
+                await asyncio.gather(*(c.wait_for_count(total, timeout=remaining) for c in self.chat_clients))
+                return True
+            except Exception:  # noqa: BLE001 - a timeout or a lost client: a drill reports, it does not raise
+                logger.warning("reliable drill did not settle within %s s", timeout)
+                return False
+        # Plain clients cannot tell what they missed: wait until nothing new
+        # arrives for half a second.
+        quiet_since, last = time.monotonic(), None
+        while time.monotonic() < deadline:
+            counts = [len(t.received) for t in self.timelines]
+            if counts != last:
+                quiet_since, last = time.monotonic(), counts
+            elif time.monotonic() - quiet_since >= 0.5:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def tear_down(self) -> None:
+        """Stop typists, couriers and clients, and the server; idempotent."""
+        self.stop_typing.set()
+        self.closing = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        await asyncio.gather(*(c.disconnect() for c in self.chat_clients), return_exceptions=True)
+        await asyncio.gather(*(_leave_plain(c) for c in self.plain_clients), return_exceptions=True)
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)
+
+    # -- the reliable clients -----------------------------------------------------
+
+    async def connect_reliable(self, url: str, timeline: DrillClient) -> None:
+        client = ChatClient(url, nickname=timeline.name, transport=timeline.transport, ack_timeout=self.ack_timeout)
+
+        def on_status(kind: str, status: Any) -> None:
+            if kind != "status":
+                return
+            if status == "reconnecting":
+                timeline.disconnected_at.append(self.now())
+            elif status == "connected" and timeline.disconnected_at:
+                timeline.reconnected_at.append(self.now())
+
+        client.add_listener(on_status)
+        await client.connect()
+        self.chat_clients.append(client)
+        outbox: asyncio.Queue[DrillMessage] = asyncio.Queue()
+        self.outboxes.append(outbox)
+        self.tasks.append(asyncio.ensure_future(self.deliver(client, outbox)))
+
+    async def deliver(self, client: ChatClient, outbox: asyncio.Queue[DrillMessage]) -> None:
+        """Send typed messages one by one, in order; each waits for its acknowledgement.
+
+        An outbox, as a chat app keeps: typing never waits for the network, and
+        a message typed during an outage leaves once the server is back.
+        """
+        while True:
+            message = await outbox.get()
+            try:
+                ack = await client.send(message.text, timeout=None)
+                message.acked_at, message.offset = self.now(), ack["offset"]
+            except Exception as exc:  # noqa: BLE001 - recorded, and the drill goes on
+                message.error = str(exc)
+            finally:
+                outbox.task_done()
+
+    # -- the plain clients ------------------------------------------------------------
+
+    async def connect_plain(self, url: str, timeline: DrillClient) -> None:
+        client = socketio.AsyncClient(reconnection=True, **_BACKOFF)
+
+        @client.event
+        def connect() -> None:
+            if timeline.disconnected_at:
+                timeline.reconnected_at.append(self.now())
+
+        @client.event
+        def disconnect(reason: Any = None) -> None:
+            if not self.closing:
+                timeline.disconnected_at.append(self.now())
+
+        @client.on(protocol.CHAT_MESSAGE)
+        def chat_message(text: Any, *rest: Any) -> None:
+            timeline.received.append((text, self.now()))
+
+        # No auth, as in the tutorial: the server sends bare strings and no catch-up.
+        transports = ["polling", "websocket"] if timeline.transport == "auto" else [timeline.transport]
+        await client.connect(url, transports=transports, wait_timeout=10)
+        self.plain_clients.append(client)
+
+    async def emit_plain(self, client: socketio.AsyncClient, message: DrillMessage) -> None:
+        try:
+            await client.emit(protocol.CHAT_MESSAGE, message.text)
+        except socketio.exceptions.SocketIOError as exc:
+            message.error = str(exc) or type(exc).__name__
+
+
+async def _leave_plain(client: socketio.AsyncClient) -> None:
+    if client.connected:
+        await client.disconnect()
+    else:
+        await client.shutdown()  # stops a reconnection loop, if one runs
