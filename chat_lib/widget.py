@@ -157,6 +157,7 @@ class ChatWidget(widgets.VBox):
         self._typing_timer: asyncio.TimerHandle | None = None
         self._last_status = self.client.status
         self._syncing_nickname = False
+        self._settle_handle: asyncio.TimerHandle | None = None
 
         self.status_line = widgets.HTML()
         self.nickname_box = widgets.Text(
@@ -225,7 +226,7 @@ class ChatWidget(widgets.VBox):
     @property
     def status_text(self) -> str:
         """The status line as plain text: ``"connected via websocket"``."""
-        if self.client.status == "connected":
+        if self.client.status == "connected" and self.client.transport:
             return f"connected via {self.client.transport}"
         return self.client.status
 
@@ -463,9 +464,17 @@ class ChatWidget(widgets.VBox):
         return await self._wait(found, timeout, f"an entry matching {match!r}")
 
     async def wait_for_status(self, status: str, timeout: float = 10.0) -> str:
-        """Wait until the connection status is ``status``; returns it."""
-        return await self._wait(lambda: status if self.client.status == status else None, timeout,
-                                f"the status {status!r} (it is {self.client.status!r})")
+        """Wait until the connection status is ``status``; returns it.
+
+        ``"connected"`` counts once the transport is known, so :attr:`status_text` names it.
+        """
+
+        def reached() -> str | None:
+            if self.client.status != status or (status == "connected" and not self.client.transport):
+                return None
+            return status
+
+        return await self._wait(reached, timeout, f"the status {status!r} (it is {self.client.status!r})")
 
     async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
         """Wait until ``condition()`` is true; it is checked again on every change the widget sees.
@@ -490,6 +499,9 @@ class ChatWidget(widgets.VBox):
             self._waiters.remove(waiter)
 
     def _wake(self) -> None:
+        # Whoever wakes up must find the status line up to date (it names the
+        # transport, which python-socketio reveals a moment after "connected").
+        self._refresh_controls()
         for check, future in list(self._waiters):
             if not future.done():
                 result = check()
@@ -526,7 +538,10 @@ class ChatWidget(widgets.VBox):
         colour = _STATUS_COLOURS.get(status, "#555")
         text = f'<b style="color:{colour}">{html.escape(status)}</b>'
         if status == "connected":
-            text += f" via <b>{html.escape(str(self.client.transport))}</b>"
+            if self.client.transport:
+                text += f" via <b>{html.escape(self.client.transport)}</b>"
+            else:
+                self._settle_soon()
             if self.rich_server is False:
                 text += ' <span style="color:#888">(plain server: no names, online list or typing)</span>'
         self.status_line.value = text
@@ -535,6 +550,27 @@ class ChatWidget(widgets.VBox):
         connected = status == "connected"
         self.send_button.disabled = not connected
         self.send_button.tooltip = None if connected else "Sending is disabled until the chat reconnects."
+
+    def _settle_soon(self, attempts: int = 250) -> None:
+        # python-socketio runs the connect handler (our "connected") before it
+        # marks itself connected, so the transport is not known yet: look again
+        # in a moment, for up to five seconds.
+        if self._settle_handle is not None or attempts <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        def settle() -> None:
+            self._settle_handle = None
+            if self.client.status == "connected" and not self.client.transport:
+                self._settle_soon(attempts - 1)
+            else:
+                self._refresh_controls()
+                self._wake()
+
+        self._settle_handle = loop.call_later(0.02, settle)
 
     def _render_online(self) -> None:
         names = self.client.online

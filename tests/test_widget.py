@@ -180,6 +180,8 @@ async def test_status_follows_server_stop_and_restart(tmp_path):
 
         second = BackgroundServer(port=first.port, store=str(store), ping_interval=2, ping_timeout=2).start()
         await widget.wait_for_status("connected", timeout=15)
+        assert widget.status_text == "connected via websocket"
+        assert "via <b>websocket</b>" in widget.status_line.value
         await widget.wait_for("Reconnected.")
         assert not widget.send_button.disabled
         widget.send_button.click()

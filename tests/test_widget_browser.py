@@ -158,6 +158,12 @@ def run_cell(page, index: int, timeout: float = 20.0) -> None:
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        # On a loaded machine JupyterLab may ask which kernel to start, when the
+        # notebook opened before the kernel list arrived: take the suggested one.
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count() and dialog.first.is_visible():
+            dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+            page.wait_for_selector(".jp-Dialog", state="detached", timeout=5000)
         prompt.click()
         page.keyboard.press("Shift+Enter")
         try:
@@ -216,6 +222,12 @@ def test_widget_chats_with_the_browser_page(lab: JupyterLab, server, chromium_pa
             expect(notebook.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator")).to_have_attribute(
                 "data-status", "idle")
 
+            # Typing in the page (without sending) shows on the widget's typing line.
+            chat_page.locator("#input").press_sequentially("still typ")
+            expect(widget.locator(".chat-lib-typing")).to_have_text("browser is typing…", timeout=10000)
+
+            # Fold the file browser away, for a screenshot that shows the widget.
+            notebook.locator(".jp-SideBar.jp-mod-left [data-id='filebrowser']").click()
             notebook.screenshot(path=str(ARTIFACTS / "widget.png"))
         except BaseException:
             for name, page in pages:
