@@ -6,6 +6,7 @@ Each module is one concept; see the README for the notebook that introduces it.
 from .background import BackgroundServer
 from .bench import BenchReport, Measurement, SuiteConfig, run_suite
 from .client import ChatClient, ChatMessage
+from .cluster import LocalRedis, ServerGroup
 from .drill import DrillResult, run_outage_drill
 from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
 from .netem import DelayProxy, ProxyStats
@@ -26,10 +27,12 @@ __all__ = [
     "ChatWidget",
     "DelayProxy",
     "DrillResult",
+    "LocalRedis",
     "Measurement",
     "MessageRejected",
     "MessageStore",
     "ProxyStats",
+    "ServerGroup",
     "ServerStartError",
     "StoredMessage",
     "SuiteConfig",

@@ -49,7 +49,7 @@ def serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         chat.app,
         log_level="warning",
-        lifespan="off",
+        lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ws_per_message_deflate=False,
     )

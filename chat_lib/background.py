@@ -72,7 +72,7 @@ def _uvicorn_server(app: Any) -> uvicorn.Server:
         app,
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        lifespan="off",
+        lifespan="on",  # the chat server subscribes to Redis at start-up
         # The Socket.IO client does not offer compression by default, the
         # JavaScript one does; on loopback it costs more than it saves.
         ws_per_message_deflate=False,

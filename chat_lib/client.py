@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,7 +63,9 @@ Listener = Callable[[str, Any], None]
 class ChatClient:
     """A chat client on the kernel's (or any) asyncio event loop.
 
-    :param url: the server, e.g. ``"http://127.0.0.1:3000"``.
+    :param url: the server, e.g. ``"http://127.0.0.1:3000"``; or a list of
+                servers of one group (notebook 07): reconnection attempts go
+                round the list, so a client whose server died moves on.
     :param nickname: the name others see; the server picks one if ``None``.
     :param transport: ``"auto"`` (polling, then upgrade), ``"polling"`` or ``"websocket"``.
     :param reconnection: reconnect by itself, with backoff, when the connection drops.
@@ -80,7 +82,7 @@ class ChatClient:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         nickname: str | None = None,
         transport: Transport = "auto",
@@ -89,7 +91,9 @@ class ChatClient:
     ) -> None:
         if transport not in ("auto", "polling", "websocket"):
             raise ValueError(f"transport must be 'auto', 'polling' or 'websocket', not {transport!r}.")
-        self.url = url
+        self.urls = [url] if isinstance(url, str) else list(url)
+        if not self.urls:
+            raise ValueError("Give at least one server URL.")
         self.nickname = nickname
         self.requested_transport: Transport = transport
         self.ack_timeout = ack_timeout
@@ -107,12 +111,18 @@ class ChatClient:
         self._new_message = asyncio.Condition()
         self._connected = asyncio.Event()
         self._welcomed = asyncio.Event()
-        self._sio = socketio.AsyncClient(
+        self._sio = _RotatingAsyncClient(
+            self.urls,
             reconnection=reconnection, reconnection_delay=0.5, reconnection_delay_max=5, randomization_factor=0.5
         )
         self._register_handlers()
 
     # -- state -----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server this client is (or was last) connected to."""
+        return self._sio.connection_url or self.urls[0]
 
     @property
     def connected(self) -> bool:
@@ -126,7 +136,10 @@ class ChatClient:
     @property
     def transport(self) -> str | None:
         """The transport in use now: ``"polling"`` or ``"websocket"``."""
-        return self._sio.transport() if self._sio.connected else None
+        eio = self._sio.eio
+        # The Engine.IO layer knows first: the Socket.IO client marks itself
+        # connected only after our connect handler has run.
+        return eio.current_transport if eio.state == "connected" else None
 
     def __repr__(self) -> str:
         return f"<ChatClient {self.nickname or '?'} {self.status} {self.transport or ''} {len(self.messages)} messages>"
@@ -171,7 +184,7 @@ class ChatClient:
         self._welcomed.clear()
         try:
             await self._sio.connect(
-                self.url, transports=transports, auth=self._auth, wait_timeout=timeout
+                self.urls[0], transports=transports, auth=self._auth, wait_timeout=timeout
             )
         except socketio.exceptions.ConnectionError as exc:
             self._set_status("disconnected")
@@ -410,6 +423,22 @@ class ChatClient:
         def typing(data: dict) -> None:
             (self.typing.add if data.get("typing") else self.typing.discard)(data.get("nickname"))
             self._announce("typing", set(self.typing))
+
+
+class _RotatingAsyncClient(socketio.AsyncClient):
+    """An AsyncClient whose reconnection attempts go round a list of servers."""
+
+    def __init__(self, urls: list[str], **options: Any) -> None:
+        super().__init__(**options)
+        self.chat_urls = urls
+        self._url_index = 0
+
+    async def connect(self, url: str, *args: Any, **kwargs: Any) -> None:
+        if self._reconnect_task is not None and len(self.chat_urls) > 1:
+            # Called from python-socketio's reconnection loop: try the next server.
+            self._url_index = (self._url_index + 1) % len(self.chat_urls)
+            url = self.chat_urls[self._url_index]
+        await super().connect(url, *args, **kwargs)
 
 
 def _checked(answer: Any) -> dict:

