@@ -16,19 +16,18 @@ in ``test-artifacts/``.
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import socketio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright, expect
 
 from chat_lib import BackgroundServer, ChatClient
-from conftest import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -51,15 +50,31 @@ OpenPage = Callable[..., Awaitable[Page]]
 # -- fixtures ------------------------------------------------------------------
 
 
+@dataclass
+class _Session:
+    playwright: Playwright
+    browser: Browser | None = None
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    # Module scope, so it starts before each test's thread count is taken
-    # (tests/conftest.py); the chromium_path fixture is function-scoped.
-    path = require_chromium()
+async def playwright_session() -> AsyncIterator[_Session]:
+    # Module scope: Playwright's driver process (and the thread asyncio keeps
+    # for it) starts before tests/conftest.py counts each test's threads.
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
+        session = _Session(playwright)
+        yield session
+        if session.browser is not None:
+            await session.browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser(playwright_session: _Session, chromium_path: str) -> Browser:
+    """One Chromium for the whole module, launched by the first test that needs it."""
+    if playwright_session.browser is None:
+        playwright_session.browser = await playwright_session.playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+    return playwright_session.browser
 
 
 @pytest.fixture
@@ -72,7 +87,7 @@ def chat_server(request: pytest.FixtureRequest) -> BackgroundServer:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def open_page(
-    browser: Browser, chat_server: BackgroundServer, chromium_path: str, request: pytest.FixtureRequest
+    browser: Browser, chat_server: BackgroundServer, request: pytest.FixtureRequest
 ) -> AsyncIterator[OpenPage]:
     """Open the chat page as a new person and wait until it says "connected".
 
@@ -251,6 +266,16 @@ async def test_page_says_connected_and_upgrades_to_websocket(open_page):
     assert (await page.input_value("#nickname")).startswith("guest-")
 
 
+async def test_status_says_disconnected_when_the_socket_is_closed(open_page):
+    page = await open_page()
+    await page.evaluate("() => window.chatSocket.disconnect()")
+    await expect(page.locator("#status")).to_have_text("disconnected")
+    await expect(page.locator("#status")).to_have_class("disconnected")
+    await page.evaluate("() => window.chatSocket.connect()")
+    await expect(page.locator("#status")).to_have_text("connected")
+    await expect(page.locator("#status")).to_have_class("connected")
+
+
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 async def test_transport_query_parameter_pins_the_transport(open_page, transport):
     page = await open_page(f"?transport={transport}&name=ada")
@@ -337,6 +362,11 @@ async def test_nickname_field_renames_for_everyone(open_page):
     await wait_for_text(bob, "new name")
     assert (await lines_with(bob, "new name"))[0]["who"] == "ada lovelace"
 
+    await ada.fill("#nickname", "   ")
+    await ada.press("#nickname", "Enter")
+    await expect(ada.locator("#messages li.error")).to_have_text("A nickname cannot be empty.")
+    await expect(ada.locator("#nickname")).to_have_value("ada lovelace")  # the name still in use
+
 
 async def test_phone_sized_window_keeps_input_and_send_button_usable(open_page, chat_server):
     phone = {"width": 375, "height": 667}
@@ -344,7 +374,7 @@ async def test_phone_sized_window_keeps_input_and_send_button_usable(open_page, 
     async with ChatClient(chat_server.url, nickname="a-rather-long-nickname-for-a-phone", transport="websocket") as bob:
         for number in range(40):
             await bob.send(f"message {number} " + "words " * number)
-        await wait_for_text(page, f"message 39 " + "words " * 39)
+        await wait_for_text(page, "message 39 " + "words " * 39)
     for selector in ("#input", "#send", "#status"):
         box = await page.locator(selector).bounding_box()
         assert box is not None and box["width"] > 0, selector
