@@ -19,7 +19,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
 CLEAN_EXIT_NOTEBOOK = NOTEBOOKS / "02_build_the_chat_server.ipynb"
 
 # Appended to the notebook copy that runs in the fresh kernel: the threads the
