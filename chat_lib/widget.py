@@ -55,7 +55,9 @@ TYPING_IDLE_SECONDS = 2.0
 # The browser page's syntax for a private message, so both faces agree.
 _PRIVATE = re.compile(r"^/msg\s+(\S+)\s+(.+)$", re.DOTALL)
 
-_STATUS_COLOURS = {"connected": "#15803d", "connecting": "#b45309", "reconnecting": "#b45309", "disconnected": "#b91c1c"}
+_STATUS_COLOURS = {
+    "connected": "#15803d", "connecting": "#b45309", "reconnecting": "#b45309", "disconnected": "#b91c1c",
+}
 _ENTRY_STYLES = {
     "message": "",
     "mine": "background:#e8f0fe;",
@@ -95,11 +97,12 @@ class ChatEntry:
         return f"{where}{who}: {self.text}"
 
 
-class ChatWidget(widgets.VBox):
+class ChatWidget:
     """A chat box in the notebook, thin over a :class:`~chat_lib.client.ChatClient`.
 
     Create it with a server URL (it makes its own client) or with a client you
-    made, display it, and connect it with ``await widget.connect()`` (a cell
+    made, display it (it shows :attr:`box`, an ``ipywidgets.VBox`` you can also
+    put inside your own layouts), and connect it with ``await widget.connect()`` (a cell
     may ``await`` at top level) or :meth:`connect_in_background` from plain
     code. Callbacks run on the kernel's event loop, so the chat stays live
     between cells.
@@ -174,7 +177,9 @@ class ChatWidget(widgets.VBox):
             placeholder="Type a message and press Enter; /msg name text for a private one",
             continuous_update=True, layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
-        self.send_button = widgets.Button(description="Send", button_style="primary", layout=widgets.Layout(width="6em"))
+        self.send_button = widgets.Button(
+            description="Send", button_style="primary", layout=widgets.Layout(width="6em")
+        )
         # Class names give browser tests (and custom CSS) something stable to find.
         for widget, name in ((self.message_list, "chat-lib-messages"), (self.input, "chat-lib-input"),
                              (self.send_button, "chat-lib-send"), (self.status_line, "chat-lib-status"),
@@ -190,9 +195,11 @@ class ChatWidget(widgets.VBox):
         header = widgets.HBox([self.status_line, self.nickname_box],
                               layout=widgets.Layout(justify_content="space-between", align_items="center"))
         row = widgets.HBox([self.input, self.send_button])
-        super().__init__([header, self.online_line, self.message_list, self.typing_line, row],
-                         layout=widgets.Layout(width="100%", max_width="760px"))
-        self.add_class("chat-lib-widget")
+        # A box, not a subclass of one: ipywidgets' Widget already has a send()
+        # (custom messages to the browser), and ours means "send a chat message".
+        self.box = widgets.VBox([header, self.online_line, self.message_list, self.typing_line, row],
+                                layout=widgets.Layout(width="100%", max_width="760px"))
+        self.box.add_class("chat-lib-widget")
         for message in self.client.messages[-max_entries:]:  # a client that was already chatting
             self.entries.append(self._entry_for(message))
         self._render_all()
@@ -233,6 +240,19 @@ class ChatWidget(widgets.VBox):
     def __repr__(self) -> str:
         return f"<ChatWidget {self.nickname or '?'}: {self.status_text}, {len(self.entries)} entries>"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        # Displaying the chat displays its box; the plain-text form says what it is.
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def close(self) -> None:
+        """Remove the chat box from the page (the connection stays; see :meth:`disconnect`)."""
+        self.box.close()
+        for widget in (self.status_line, self.nickname_box, self.online_line, self.message_list,
+                       self.typing_line, self.input, self.send_button):
+            widget.close()
+
     # -- connecting ----------------------------------------------------------------
 
     async def connect(self, timeout: float = 10.0) -> ChatWidget:
@@ -251,6 +271,13 @@ class ChatWidget(widgets.VBox):
             await self._detect_server(wait=0.0)
         else:
             await self._detect_server()
+        if self.rich_server:
+            # The server sends who is online right after its welcome: wait for
+            # it, so a connected widget shows the whole picture.
+            try:
+                await self._wait(lambda: True if self.client.online else None, self.detect_timeout, "the online list")
+            except ChatConnectionError:
+                logger.info("%s sent no online list", self.client.url)
         return self
 
     def connect_in_background(self, timeout: float = 10.0) -> asyncio.Task:
