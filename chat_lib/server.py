@@ -110,6 +110,10 @@ class ChatServer:
                       process on it (notebook 07). Checked at start.
     :param transports: the transports offered, default both; ``["polling"]``
                        plays a network where WebSocket is blocked (notebook 06).
+    :param presence: announce joins, leaves and the online list to everybody
+                     (default). Each announcement reaches every client, so N
+                     connections cost N² messages: fan-out benchmarks with
+                     hundreds of clients switch it off (notebook 04).
 
     Example::
 
@@ -130,12 +134,14 @@ class ChatServer:
         ping_timeout: float = 20,
         redis_url: str | None = None,
         transports: list[str] | None = None,
+        presence: bool = True,
     ) -> None:
         if max_message_bytes < 1:
             raise ValueError("max_message_bytes must be at least 1.")
         self.max_message_bytes = max_message_bytes
         self.store = store if isinstance(store, MessageStore) else MessageStore(store or ":memory:")
         self.rate_limit = rate_limit
+        self.presence = presence
         self.redis_url = redis_url
         self.server_id = uuid.uuid4().hex[:12]
         client_manager = _redis_manager(redis_url) if redis_url else None
@@ -311,8 +317,9 @@ class ChatServer:
                 await self.sio.enter_room(sid, _nick_room(nickname))
             else:
                 await self.sio.enter_room(sid, _PLAIN)
-            await self.sio.emit(protocol.USER_JOINED, {"nickname": nickname}, skip_sid=sid)
-            await self._broadcast_online()
+            if self.presence:
+                await self.sio.emit(protocol.USER_JOINED, {"nickname": nickname}, skip_sid=sid)
+                await self._broadcast_online()
 
         @sio.event
         async def disconnect(sid: str, reason: Any = None) -> None:
@@ -324,8 +331,9 @@ class ChatServer:
                 await self._release_long_poll(sid)
             if member.typing:  # else the others would see "X is typing" forever
                 await self.sio.emit(protocol.TYPING, {"nickname": member.nickname, "typing": False})
-            await self.sio.emit(protocol.USER_LEFT, {"nickname": member.nickname})
-            await self._broadcast_online()
+            if self.presence:
+                await self.sio.emit(protocol.USER_LEFT, {"nickname": member.nickname})
+                await self._broadcast_online()
 
         @sio.on(protocol.CHAT_MESSAGE)
         async def chat_message(sid: str, *args: Any) -> dict:
