@@ -572,6 +572,10 @@ async def measure_fan_out(
     clients' own work, which is also true of a real server pushing to many
     browsers over one network card, only less so.
 
+    Run it against a server started with ``presence=False`` for more than a
+    few dozen clients: otherwise every connection is announced to everybody
+    (the online list), N² messages that swamp both ends before the first round.
+
     :returns: samples (time until all have it, per round); ``values`` also has
               ``per_client`` (every delivery's latency, summarised),
               ``received``/``expected`` and ``connect_seconds``.
@@ -765,7 +769,7 @@ class SuiteConfig:
         return cls(
             round_trips=150, warmup=15, push_count=150, throughput_messages=1000,
             fan_out_clients={"websocket": (10, 50, 100), "polling": (10, 50)}, fan_out_rounds=3,
-            wire_messages=30, setup_repeats=5, setup_delays_ms=(0.0, 50.0), delay_round_trips=12,
+            wire_messages=30, setup_repeats=3, setup_delays_ms=(0.0, 50.0), delay_round_trips=10,
         )
 
     @classmethod
@@ -804,11 +808,11 @@ def _plan(config: SuiteConfig) -> list[tuple[str, str, Callable[[str], Any]]]:
     for delay in config.delays_ms:
         for t in config.transports:
             steps.append(("delay", f"round trip {t} +{delay:g} ms", lambda url, t=t, d=delay: measure_round_trips(
-                url, t, count=config.delay_round_trips, warmup=min(config.warmup, 5),
+                url, t, count=config.delay_round_trips, warmup=min(config.warmup, 2),
                 payload_bytes=config.delay_payload_bytes, network_delay_ms=d)))
             steps.append(("delay", f"push {t} burst of {config.delay_push_burst} +{delay:g} ms",
                           lambda url, t=t, d=delay: measure_push_latency(
-                              url, t, count=config.delay_round_trips, warmup=min(config.warmup, 5),
+                              url, t, count=config.delay_round_trips, warmup=min(config.warmup, 2),
                               payload_bytes=config.delay_payload_bytes, network_delay_ms=d,
                               burst=config.delay_push_burst)))
     for t in config.transports:
@@ -856,7 +860,10 @@ async def run_suite(
             if url is None and step_group != group:
                 if server is not None:
                     await asyncio.to_thread(server.stop)
-                server = await asyncio.to_thread(bench_server().start)
+                # Fan-out: without join/leave/online announcements, which cost
+                # N² messages for N clients and would swamp the measurement.
+                options = {"presence": False} if step_group == "fan-out" else {}
+                server = await asyncio.to_thread(bench_server(**options).start)
                 group = step_group
             target = url or (server.url if server else "")
             report.measurements.append(await step(target))

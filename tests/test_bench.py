@@ -166,3 +166,15 @@ def test_cli_bench_quick_writes_results_and_charts(tmp_path):
     assert all((out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in charts)
     assert "round trip p50 ms" in done.stdout and "websocket" in done.stdout
     assert "benchmark" in done.stderr  # the tqdm progress bar
+
+
+async def test_a_server_without_presence_announces_nobody():
+    from chat_lib import BackgroundServer, ChatClient
+
+    with BackgroundServer(presence=False) as server:
+        async with ChatClient(server.url, nickname="ada", transport="websocket") as ada:
+            async with ChatClient(server.url, nickname="bob", transport="websocket") as bob:
+                await bob.send("still delivered")
+                await ada.wait_for_message(lambda m: m.text == "still delivered", timeout=5)
+            assert ada.online == []
+            assert not [n for n in ada.notices if n["kind"] in ("user joined", "user left")]
