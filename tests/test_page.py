@@ -135,9 +135,9 @@ async def send(page: Page, text: str) -> None:
 
 
 async def shown(page: Page) -> list[dict[str, Any]]:
-    """Every line of the message list: its author, text and CSS classes."""
+    """Every line of the message list (but those still waiting to be sent): author, text, CSS classes."""
     return await page.evaluate(
-        """() => [...document.querySelectorAll('#messages li')].map(li => ({
+        """() => [...document.querySelectorAll('#messages li:not(.pending)')].map(li => ({
             who: li.querySelector('.who')?.textContent ?? null,
             text: li.querySelector('.text')?.textContent ?? li.textContent,
             classes: [...li.classList],
@@ -146,9 +146,9 @@ async def shown(page: Page) -> list[dict[str, Any]]:
 
 
 async def wait_for_text(page: Page, text: str, count: int = 1) -> None:
-    """Wait until ``text`` is the exact text of ``count`` lines of the message list."""
+    """Wait until ``text`` is the exact text of ``count`` lines of the message list (sent ones)."""
     await page.wait_for_function(
-        """([text, count]) => [...document.querySelectorAll('#messages li')].filter(
+        """([text, count]) => [...document.querySelectorAll('#messages li:not(.pending)')].filter(
               li => (li.querySelector('.text')?.textContent ?? li.textContent) === text).length >= count""",
         arg=[text, count],
         timeout=WAIT_MS,
@@ -429,17 +429,21 @@ async def test_page_catches_up_and_delivers_what_was_typed_while_away(open_page,
         port = first.port
     await expect(page.locator("#status")).to_have_text("reconnecting")
     await send(page, "typed while away")  # queued by the page until the connection is back
+    waiting = page.locator("#messages li.pending")
+    await expect(waiting.locator(".text")).to_have_text("typed while away")
+    await expect(waiting.locator(".when")).to_have_text("waiting for the connection…")
     await page.wait_for_function("() => window.failedAttempts >= 1", timeout=10_000)
 
     with BackgroundServer(port=port, store=log, ping_interval=2, ping_timeout=2) as second:
-        # The next attempt is at least a second away: bob's message lands in
-        # the log before the page is back, so only catch-up can bring it.
+        # The next attempt is at least a second away: bob's message normally
+        # lands in the log before the page is back, and only catch-up brings it.
         async with ChatClient(second.url, nickname="bob", transport="websocket") as bob:
             await bob.send("sent while ada was away")
             await expect(page.locator("#status")).to_have_text("connected", timeout=10_000)
             await wait_for_text(page, "sent while ada was away")
             await bob.wait_for_message(lambda m: m.text == "typed while away", timeout=10)
             await wait_for_text(page, "typed while away")
+            await expect(waiting).to_have_count(0)
             history = [message.text for message in await bob.history()]
     assert history == ["first", "sent while ada was away", "typed while away"]
     texts = [line["text"] for line in await shown(page) if "notice" not in line["classes"]]
