@@ -109,7 +109,8 @@ class ChatWidget:
 
     The programmatic face, for notebooks and tests: :meth:`send` a message as
     if typed, read :attr:`entries` / :attr:`lines` (what the list shows),
-    :meth:`wait_for` an entry, :meth:`wait_for_status`, and :meth:`disconnect`.
+    :meth:`wait_for` an entry, :meth:`wait_for_status`, :meth:`wait_until`
+    any condition, and :meth:`disconnect`.
 
     :param client_or_url: a :class:`ChatClient`, or the server URL to make one for.
     :param nickname: the name to ask for (only with a URL).
