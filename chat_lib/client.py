@@ -211,6 +211,9 @@ class ChatClient:
             await self._sio.disconnect()
         else:
             await self._sio.shutdown()  # stops a reconnection loop, if one runs
+            # A loop stopped between attempts leaves its HTTP session open (aiohttp
+            # then warns "Unclosed client session"); this closes it.
+            await self._sio.eio.disconnect(abort=True)
         self._set_status("disconnected")
 
     async def __aenter__(self) -> ChatClient:

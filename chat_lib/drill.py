@@ -311,12 +311,19 @@ class _Drill:
 
     # -- the server --------------------------------------------------------------
 
-    async def start_server(self) -> None:
+    async def start_server(self) -> float:
+        """Start the server; returns when it began to accept connections."""
+        server = BackgroundServer(mode="process", port=self.port, store=self.store, **self.options)
+
+        def start() -> float:
+            server.start()
+            return self.now()  # taken here: the loop may be busy with reconnecting clients
+
         # Starting a child takes a second or so; in a thread, so the clients'
         # event loop (the notebook's) keeps running meanwhile.
-        server = BackgroundServer(mode="process", port=self.port, store=self.store, **self.options)
-        await asyncio.to_thread(server.start)
+        started_at = await asyncio.to_thread(start)
         self.server, self.port = server, server.port
+        return started_at
 
     async def kill_server(self) -> None:
         assert self.server is not None
@@ -344,8 +351,7 @@ class _Drill:
             await self.kill_server()
             logger.info("server killed at %.2f s", killed_at)
             await asyncio.sleep(downtime)
-            await self.start_server()
-            self.outages.append(Outage(killed_at, self.now()))
+            self.outages.append(Outage(killed_at, await self.start_server()))
             await asyncio.sleep(between)
         self.stop_typing.set()
         typing_ended_at = self.now()
@@ -493,3 +499,4 @@ async def _leave_plain(client: socketio.AsyncClient) -> None:
         await client.disconnect()
     else:
         await client.shutdown()  # stops a reconnection loop, if one runs
+        await client.eio.disconnect(abort=True)  # and closes the HTTP session it leaves open
