@@ -336,10 +336,12 @@ class _Drill:
     ) -> DrillResult:
         await self.start_server()
         url = f"http://127.0.0.1:{self.port}"
-        if self.variant == "reliable":
-            await asyncio.gather(*(self.connect_reliable(url, t) for t in self.timelines))
-        else:
-            await asyncio.gather(*(self.connect_plain(url, t) for t in self.timelines))
+        # One after the other: client i must sit at index i of its list.
+        for timeline in self.timelines:
+            if self.variant == "reliable":
+                await self.connect_reliable(url, timeline)
+            else:
+                await self.connect_plain(url, timeline)
         self.t0 = time.perf_counter()
         for index, timeline in enumerate(self.timelines):
             # Spread the clients' keystrokes over each period, as real people would.
@@ -402,8 +404,11 @@ class _Drill:
             except Exception:  # noqa: BLE001 - a timeout or a lost client: a drill reports, it does not raise
                 logger.warning("reliable drill did not settle within %s s", timeout)
                 return False
-        # Plain clients cannot tell what they missed: wait until nothing new
+        # Plain clients cannot tell what they missed: wait until they are all
+        # back (so their reconnection times are known), then until nothing new
         # arrives for half a second.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._all_connected(), timeout)
         quiet_since, last = time.monotonic(), None
         while time.monotonic() < deadline:
             counts = [len(t.received) for t in self.timelines]
@@ -413,6 +418,10 @@ class _Drill:
                 return True
             await asyncio.sleep(0.05)
         return False
+
+    async def _all_connected(self) -> None:
+        while not all(c.connected for c in self.plain_clients):
+            await asyncio.sleep(0.05)
 
     async def tear_down(self) -> None:
         """Stop typists, couriers and clients, and the server; idempotent."""

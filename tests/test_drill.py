@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_lib import DrillResult, run_outage_drill
+from chat_lib import DrillResult, MessageStore, run_outage_drill
 
 # A tiny scenario: two people (WebSocket and long-polling), one crash.
 TINY = {"clients": 2, "rate": 5.0, "outages": 1, "downtime": 0.5, "warmup": 0.6, "between": 0.8}
@@ -21,8 +21,10 @@ def check_well_formed(result: DrillResult) -> None:
         assert times == sorted(times) and times[0] >= 0 and times[-1] <= result.typing_ended_at
         assert all(m.sender == client.name for m in client.typed)
         assert all(0 <= t <= result.finished_at for _, t in client.received)
-        # Each lost the server when it died and was back after it restarted.
+        # Each lost the server when it died, and received nothing while it was away.
         assert len(client.disconnected_at) == 1 and client.disconnected_at[0] >= outage.killed_at
+        back = client.reconnected_at[0] if client.reconnected_at else float("inf")
+        assert not [t for _, t in client.received if client.disconnected_at[0] < t < back]
     totals = result.totals()
     assert totals["typed"] == sum(len(c.typed) for c in result.clients)
     assert totals["typed_during_outages"] > 0  # they kept typing while the server was down
@@ -31,9 +33,15 @@ def check_well_formed(result: DrillResult) -> None:
     assert [t for t, _ in result.events()] == sorted(t for t, _ in result.events())
 
 
-async def test_reliable_drill_loses_and_duplicates_nothing():
-    result = await run_outage_drill(variant="reliable", **TINY)
+async def test_reliable_drill_loses_and_duplicates_nothing(tmp_path):
+    store = tmp_path / "chat.sqlite3"
+    result = await run_outage_drill(variant="reliable", store=store, **TINY)
     check_well_formed(result)
+    log = MessageStore(store)
+    try:  # each message was sent by the client whose person typed it
+        assert all(m.text.startswith(f"{m.nickname} message ") for m in log.since(0, limit=10_000))
+    finally:
+        log.close()
     totals = result.totals()
     assert totals["settled"]
     assert totals["lost"] == 0 and totals["duplicated"] == 0
