@@ -152,27 +152,36 @@ def lab(tmp_path: Path, server) -> Iterator[JupyterLab]:
         assert not leftovers, f"processes left running: {leftovers}"
 
 
-def run_cell(page, index: int, timeout: float = 20.0) -> None:
+def accept_kernel_dialog(page) -> None:
+    """Take the suggested kernel if JupyterLab asks which one to start.
+
+    It asks when the notebook opened before the list of kernels arrived, which
+    happens on a loaded machine.
+    """
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and dialog.first.is_visible():
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        page.wait_for_selector(".jp-Dialog", state="detached", timeout=5000)
+
+
+def run_cell(page, index: int, timeout: float = 30.0) -> None:
     """Run cell ``index`` of the visible notebook with Shift+Enter, retrying a lost key press."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     cell = page.locator(".jp-NotebookPanel:visible .jp-Cell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # On a loaded machine JupyterLab may ask which kernel to start, when the
-        # notebook opened before the kernel list arrived: take the suggested one.
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count() and dialog.first.is_visible():
-            dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
-            page.wait_for_selector(".jp-Dialog", state="detached", timeout=5000)
-        prompt.click()
-        page.keyboard.press("Shift+Enter")
+        accept_kernel_dialog(page)
         try:
+            prompt.click(timeout=3000)  # a dialog that opened meanwhile blocks the click
+            page.keyboard.press("Shift+Enter")
             # "[*]:" while running, "[1]:" once done; "[ ]:" means the key press was lost.
             page.wait_for_function(
                 "el => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=3000
             )
             return
-        except Exception:  # playwright's TimeoutError: press again
+        except PlaywrightTimeoutError:  # press again
             continue
     raise AssertionError(f"cell {index} never started running")
 
