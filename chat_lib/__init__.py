@@ -10,6 +10,7 @@ from .cluster import LocalRedis, ServerGroup
 from .drill import DrillResult, run_outage_drill
 from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
 from .netem import DelayProxy, ProxyStats
+from .scaling import ScalingConfig, ScalingReport, measure_group_fan_out, measure_group_throughput, run_scaling
 from .server import ChatServer, create_app
 from .store import MessageStore, StoredMessage
 from .widget import ChatWidget
@@ -32,11 +33,16 @@ __all__ = [
     "MessageRejected",
     "MessageStore",
     "ProxyStats",
+    "ScalingConfig",
+    "ScalingReport",
     "ServerGroup",
     "ServerStartError",
     "StoredMessage",
     "SuiteConfig",
     "create_app",
+    "measure_group_fan_out",
+    "measure_group_throughput",
     "run_outage_drill",
+    "run_scaling",
     "run_suite",
 ]

@@ -1,0 +1,657 @@
+"""Measure a group of chat servers: fan-out and throughput with 1, 2, 3 processes.
+
+Notebook 07 joins several server processes through Redis. This module asks
+what that costs and what it buys, with real clients against real processes:
+
+* :func:`measure_group_fan_out` - M WebSocket clients spread round-robin over
+  the servers; one of them sends a message, and we time until every client
+  has it. The sender changes every round, so the message starts on each
+  server in turn. Each delivery is also timed on its own and marked as
+  *same server* (the sender's process pushes it directly) or *other server*
+  (it travelled through Redis first).
+* :func:`measure_group_throughput` - K of the clients, spread over the
+  servers, send as fast as the acknowledgements allow (each sender waits for
+  the ack of one message before it sends the next); how many messages per
+  second reach every client.
+* :func:`run_scaling` - both measurements for one process without Redis (the
+  baseline) and for 1, 2 and 3 processes joined through Redis, each group
+  started fresh on its own ports; returns a :class:`ScalingReport`.
+
+Every client runs in the calling process, on one event loop, and every
+server is a separate process on the same machine: on a 2-core machine the
+servers, Redis and the clients share two cores, and no number of processes
+can do more work than the cores allow. The figures say what *this* machine
+does; :func:`~chat_lib.bench.machine_info` is stored with each of them.
+
+Like :mod:`chat_lib.bench`, nothing here prints or plots: results are
+:class:`~chat_lib.bench.Measurement` objects, JSON-serialisable.
+
+Introduced in notebook 07.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+import socketio
+
+from . import protocol
+from .background import BackgroundServer
+from .bench import Measurement, machine_info, summarize
+from .cluster import LocalRedis
+
+__all__ = [
+    "ScalingConfig",
+    "ScalingReport",
+    "measure_group_fan_out",
+    "measure_group_throughput",
+    "run_scaling",
+    "setup_label",
+]
+
+logger = logging.getLogger("chat_lib.scaling")
+
+_KEY_LENGTH = 12  # "f000.000042." - the unique start of each message text
+_WAIT = 10.0  # seconds to wait for one message to reach everybody before counting it lost
+
+#: Server options for measurements: no rate limit (senders go as fast as acks
+#: allow) and no join/leave announcements (N clients would cost N² messages).
+SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "presence": False}
+
+
+def _key(kind: str, first: int, second: int) -> str:
+    return f"{kind}{first:03d}.{second:06d}."
+
+
+def _text(key: str, payload_bytes: int) -> str:
+    return key + "x" * max(0, payload_bytes - len(key))
+
+
+def setup_label(processes: int, redis: bool) -> str:
+    """How a setup is named in tables and charts: ``"2 processes + Redis"``."""
+    noun = "process" if processes == 1 else "processes"
+    return f"{processes} {noun} + Redis" if redis else f"{processes} {noun}, no Redis"
+
+
+class _Tally:
+    """Counts, per message, how many clients have it; notes when the last one does."""
+
+    def __init__(self, clients: int) -> None:
+        self.clients = clients
+        self.counts: dict[str, int] = {}
+        self.complete: dict[str, float] = {}  # key -> perf_counter() when the last client had it
+        self._waiters: dict[str, asyncio.Future[float]] = {}
+        self._target = 0
+        self._target_reached = asyncio.Event()
+
+    def arrived(self, key: str, now: float) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if self.counts[key] < self.clients:
+            return
+        self.complete[key] = now
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(now)
+        if self._target and len(self.complete) >= self._target:
+            self._target_reached.set()
+
+    def expect(self, key: str) -> asyncio.Future[float]:
+        """A future that resolves when every client has message ``key``."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if key in self.complete:
+            future.set_result(self.complete[key])
+        else:
+            self._waiters[key] = future
+        return future
+
+    async def wait_for_complete(self, total: int, timeout: float) -> bool:
+        """Wait until ``total`` messages have reached every client; ``False`` on timeout."""
+        self._target = total
+        if len(self.complete) >= total:
+            return True
+        self._target_reached.clear()
+        try:
+            await asyncio.wait_for(self._target_reached.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+
+class _Member:
+    """One measuring client: a raw python-socketio client on WebSocket, pinned to one server.
+
+    It connects without ``auth``, as the tutorial's page does, so broadcasts
+    carry the bare text; it notes when each message arrives.
+    """
+
+    def __init__(self, index: int, url: str, server: int, tally: _Tally) -> None:
+        self.index = index
+        self.url = url
+        self.server = server  # index of its server in the group
+        self.tally = tally
+        self.arrivals: dict[str, float] = {}
+        self.duplicates = 0
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on(protocol.CHAT_MESSAGE, self._on_message)
+
+    async def _on_message(self, text: Any = "", *extra: Any) -> None:
+        now = time.perf_counter()
+        if not isinstance(text, str):
+            return
+        key = text[:_KEY_LENGTH]
+        if key in self.arrivals:
+            self.duplicates += 1
+            return
+        self.arrivals[key] = now
+        self.tally.arrived(key, now)
+
+    async def connect(self, timeout: float) -> _Member:
+        await self.sio.connect(self.url, transports=["websocket"], wait_timeout=timeout)
+        return self
+
+    async def send(self, key: str, payload_bytes: int, timeout: float = _WAIT) -> bool:
+        """Send one message and wait for the server's acknowledgement; ``True`` if it stored it."""
+        try:
+            answer = await self.sio.call(protocol.CHAT_MESSAGE, _text(key, payload_bytes), timeout=timeout)
+        except socketio.exceptions.SocketIOError:  # no ack in time, or the connection went
+            return False
+        return isinstance(answer, dict) and bool(answer.get("ok"))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sio.disconnect(), 10)
+
+
+def _check_urls(urls: Sequence[str]) -> list[str]:
+    if isinstance(urls, str):
+        return [urls]
+    urls = list(urls)
+    if not urls:
+        raise ValueError("Give at least one server URL (for a group, ServerGroup(...).urls).")
+    return urls
+
+
+async def _connect_members(urls: list[str], clients: int, tally: _Tally, concurrency: int = 20) -> list[_Member]:
+    """``clients`` members, client i on server i mod N; all connected, or none."""
+    members = [_Member(i, urls[i % len(urls)], i % len(urls), tally) for i in range(clients)]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def connect(member: _Member) -> None:
+        async with gate:
+            await member.connect(timeout=30)
+
+    results = await asyncio.gather(*(connect(m) for m in members), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        await asyncio.gather(*(m.close() for m in members))
+        raise RuntimeError(
+            f"{len(failures)} of {clients} clients could not connect ({failures[0]!r}); "
+            "check that every server of the group is running, or use fewer clients."
+        )
+    return members
+
+
+def _cpu_snapshot() -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by this process (the clients) and by each child process."""
+    me = psutil.Process()
+    times = me.cpu_times()
+    snapshot = {me.pid: ("clients", times.user + times.system)}
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            kind = "redis" if "redis-server" in child.name() else "servers"
+            times = child.cpu_times()
+            snapshot[child.pid] = (kind, times.user + times.system)
+    return snapshot
+
+
+def _cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds spent between two snapshots, by the clients, the servers and Redis."""
+    used = {"clients": 0.0, "servers": 0.0, "redis": 0.0}
+    for pid, (kind, seconds) in after.items():
+        used[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return used
+
+
+def _per_server(members: list[_Member], servers: int) -> list[int]:
+    return [sum(1 for m in members if m.server == s) for s in range(servers)]
+
+
+async def measure_group_fan_out(
+    urls: Sequence[str],
+    *,
+    clients: int = 30,
+    rounds: int = 20,
+    warmup: int = 2,
+    payload_bytes: int = 20,
+    timeout: float = _WAIT,
+) -> Measurement:
+    """Fan-out across a group: one message, time until every client of every server has it.
+
+    ``clients`` WebSocket clients connect round-robin to ``urls`` (client i to
+    server i mod N). In each round client r mod M sends one message and waits
+    for its acknowledgement, and the round ends when every client (the sender
+    too) has received it. The first ``warmup`` rounds are not counted.
+
+    :param urls: the servers of one group (``ServerGroup.urls``), or one server.
+    :param clients: how many receiving clients in all.
+    :param rounds: messages timed, one at a time.
+    :param warmup: messages sent first and not timed.
+    :param payload_bytes: size of each message text in bytes.
+    :param timeout: seconds to wait for one message before counting it lost.
+    :returns: samples in ms (time until the last client had it, per complete
+              round); ``values`` has their summary plus ``first_delivery``,
+              ``same_server`` and ``other_server`` (each delivery's latency,
+              summarised, split by whether the receiver shares the sender's
+              process), ``received``, ``expected``, ``lost``, ``duplicates``,
+              ``refused`` and ``connect_seconds``.
+
+    Example::
+
+        with ServerGroup(3, rate_limit=None, presence=False) as group:
+            m = await measure_group_fan_out(group.urls, clients=30, rounds=20)
+        m["p50"], m["other_server"]["p50"]
+
+    Introduced in notebook 07.
+    """
+    urls = _check_urls(urls)
+    if clients < 1 or rounds < 1 or warmup < 0:
+        raise ValueError("Use at least one client and one round, and no negative warm-up.")
+    tally = _Tally(clients)
+    began = time.perf_counter()
+    members = await _connect_members(urls, clients, tally)
+    connect_seconds = time.perf_counter() - began
+    samples: list[float] = []
+    first: list[float] = []
+    same: list[float] = []
+    other: list[float] = []
+    received = refused = 0
+    try:
+        for index in range(warmup + rounds):
+            key = _key("f", 0, index)
+            sender = members[index % clients]
+            everybody = tally.expect(key)
+            start = time.perf_counter()
+            stored = await sender.send(key, payload_bytes, timeout)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(everybody), timeout)
+            everybody.cancel()
+            if index < warmup:
+                continue
+            refused += not stored
+            arrivals = [(m, m.arrivals[key]) for m in members if key in m.arrivals]
+            received += len(arrivals)
+            if not arrivals:
+                continue
+            times = [(at - start) * 1000 for _, at in arrivals]
+            first.append(min(times))
+            for (member, _), elapsed in zip(arrivals, times):
+                (same if member.server == sender.server else other).append(elapsed)
+            if len(arrivals) == clients:
+                samples.append(max(times))
+    finally:
+        await asyncio.gather(*(m.close() for m in members))
+    values = {
+        **summarize(samples),
+        "first_delivery": summarize(first),
+        "same_server": summarize(same),
+        "other_server": summarize(other),
+        "received": received,
+        "expected": clients * rounds,
+        "lost": clients * rounds - received,
+        "duplicates": sum(m.duplicates for m in members),
+        "refused": refused,
+        "connect_seconds": connect_seconds,
+    }
+    params = {
+        "processes": len(urls), "clients": clients, "clients_per_server": _per_server(members, len(urls)),
+        "rounds": rounds, "warmup": warmup, "payload_bytes": payload_bytes,
+    }
+    return Measurement("group_fan_out", "websocket", params, "ms", samples, values, machine_info())
+
+
+async def measure_group_throughput(
+    urls: Sequence[str],
+    *,
+    clients: int = 12,
+    senders: int = 6,
+    messages: int = 100,
+    payload_bytes: int = 20,
+    timeout: float = 60.0,
+) -> Measurement:
+    """Throughput across a group: K senders as fast as acks allow; messages per second to everybody.
+
+    ``clients`` WebSocket clients connect round-robin to ``urls``; the first
+    ``senders`` of them (so spread over the servers too) each send
+    ``messages`` messages, one after the other, each as soon as the previous
+    one is acknowledged. Time runs from the first send until every client has
+    every message. One warm-up message per sender goes first, not counted.
+
+    :param urls: the servers of one group, or one server.
+    :param clients: how many receiving clients in all (senders included).
+    :param senders: how many of them send.
+    :param messages: messages per sender.
+    :param payload_bytes: size of each message text in bytes.
+    :param timeout: seconds to wait, after the last send, for everything to arrive.
+    :returns: samples in ms (each message's time from send until every client
+              had it); ``values`` has ``sent``, ``acknowledged``,
+              ``delivered_to_all`` (messages every client received),
+              ``deliveries``/``expected_deliveries``, ``lost``,
+              ``duplicates``, ``seconds``, ``messages_per_second`` (messages
+              delivered to all, per second), ``deliveries_per_second`` and the
+              ``ack_latency`` and ``delivery_latency`` summaries.
+
+    Example::
+
+        m = await measure_group_throughput(group.urls, clients=12, senders=6, messages=100)
+        m["messages_per_second"]
+
+    Introduced in notebook 07.
+    """
+    urls = _check_urls(urls)
+    if not 1 <= senders <= clients or messages < 1:
+        raise ValueError("Use at least one sender, no more senders than clients, and at least one message each.")
+    tally = _Tally(clients)
+    members = await _connect_members(urls, clients, tally)
+    sent_at: dict[str, float] = {}
+    ack_ms: list[float] = []
+    acknowledged = 0
+
+    async def send_all(member: _Member) -> None:
+        nonlocal acknowledged
+        for number in range(messages):
+            key = _key("t", member.index, number)
+            sent_at[key] = before = time.perf_counter()
+            if await member.send(key, payload_bytes):
+                acknowledged += 1
+                ack_ms.append((time.perf_counter() - before) * 1000)
+
+    try:
+        # Warm-up: one message per sender, so every connection and every
+        # process's path through Redis has been used once before timing.
+        warmups = [_key("w", m.index, 0) for m in members[:senders]]
+        await asyncio.gather(*(m.send(k, payload_bytes) for m, k in zip(members[:senders], warmups)))
+        await tally.wait_for_complete(len(warmups), _WAIT)
+        cpu_before = _cpu_snapshot()
+        start = time.perf_counter()
+        await asyncio.gather(*(send_all(m) for m in members[:senders]))
+        complete = await tally.wait_for_complete(len(warmups) + senders * messages, timeout)
+        cpu_seconds = _cpu_used(cpu_before, _cpu_snapshot())
+    finally:
+        await asyncio.gather(*(m.close() for m in members))
+    done = {key: at for key, at in tally.complete.items() if key in sent_at}
+    end = max(done.values(), default=start)
+    seconds = end - start
+    total = senders * messages
+    deliveries = sum(1 for m in members for key in m.arrivals if key in sent_at)
+    delivery_ms = [(done[key] - sent_at[key]) * 1000 for key in sorted(done)]
+    values = {
+        "sent": total,
+        "acknowledged": acknowledged,
+        "delivered_to_all": len(done),
+        "all_delivered": complete and len(done) == total,
+        "deliveries": deliveries,
+        "expected_deliveries": total * clients,
+        "lost": total * clients - deliveries,
+        "duplicates": sum(m.duplicates for m in members),
+        "seconds": seconds,
+        "messages_per_second": len(done) / seconds if seconds > 0 else 0.0,
+        "deliveries_per_second": deliveries / seconds if seconds > 0 else 0.0,
+        "ack_latency": summarize(ack_ms),
+        "delivery_latency": summarize(delivery_ms),
+        # Where the work went: on a small machine the clients (this process)
+        # compete with the servers for the same cores.
+        "cpu_seconds": cpu_seconds,
+    }
+    params = {
+        "processes": len(urls), "clients": clients, "clients_per_server": _per_server(members, len(urls)),
+        "senders": senders, "messages_per_sender": messages, "payload_bytes": payload_bytes,
+    }
+    return Measurement("group_throughput", "websocket", params, "ms", delivery_ms, values, machine_info())
+
+
+# -- several setups ---------------------------------------------------------------------
+
+
+@dataclass
+class ScalingConfig:
+    """What :func:`run_scaling` measures, and how much.
+
+    Use a preset: :meth:`quick` (tests, seconds) or :meth:`notebook`
+    (notebook 07, about 15 s); the defaults measure more.
+    """
+
+    processes: tuple[int, ...] = (1, 2, 3)
+    baseline: bool = True  #: also one process without Redis
+    fan_out_clients: int = 60
+    fan_out_rounds: int = 50
+    warmup: int = 3
+    throughput_clients: int = 12
+    throughput_senders: int = 6
+    messages_per_sender: int = 300
+    payload_bytes: int = 20
+
+    @classmethod
+    def quick(cls) -> ScalingConfig:
+        return cls(processes=(1, 2), fan_out_clients=4, fan_out_rounds=3, warmup=1,
+                   throughput_clients=4, throughput_senders=2, messages_per_sender=10)
+
+    @classmethod
+    def notebook(cls) -> ScalingConfig:
+        return cls(fan_out_clients=30, fan_out_rounds=20, warmup=2,
+                   throughput_clients=12, throughput_senders=6, messages_per_sender=100)
+
+    def setups(self) -> list[tuple[int, bool]]:
+        """``(processes, redis)`` pairs, in the order reports show them."""
+        return ([(1, False)] if self.baseline else []) + [(n, True) for n in sorted(set(self.processes))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))  # tuples become lists, as after a JSON round trip
+
+
+@dataclass
+class ScalingReport:
+    """The results of :func:`run_scaling`: one fan-out and one throughput measurement per setup.
+
+    Each measurement's ``params`` hold ``processes`` and ``redis``.
+
+    Example::
+
+        report = await run_scaling(ScalingConfig.notebook())
+        report.one("group_throughput", processes=3, redis=True)["messages_per_second"]
+        report.rows()     # one summary row per setup
+
+    Introduced in notebook 07.
+    """
+
+    measurements: list[Measurement] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    started_at: str = ""
+    seconds: float = 0.0
+
+    def select(self, kind: str, **params: Any) -> list[Measurement]:
+        """Measurements of ``kind`` whose params include ``params``."""
+        return [m for m in self.measurements
+                if m.kind == kind and all(m.params.get(k) == v for k, v in params.items())]
+
+    def one(self, kind: str, **params: Any) -> Measurement:
+        """The single measurement matching; ``LookupError`` if there is none."""
+        found = self.select(kind, **params)
+        if not found:
+            raise LookupError(f"No {kind} measurement with {params} in this report.")
+        return found[0]
+
+    def setups(self) -> list[tuple[int, bool]]:
+        """``(processes, redis)`` of each setup measured, baseline first."""
+        seen: list[tuple[int, bool]] = []
+        for m in self.measurements:
+            setup = (m.params["processes"], m.params["redis"])
+            if setup not in seen:
+                seen.append(setup)
+        return sorted(seen, key=lambda s: (s[1], s[0]))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per setup: the headline figures, for a table or a chart."""
+        rows = []
+        for processes, redis in self.setups():
+            fan = self.one("group_fan_out", processes=processes, redis=redis)
+            through = self.one("group_throughput", processes=processes, redis=redis)
+            rows.append({
+                "setup": setup_label(processes, redis),
+                "processes": processes,
+                "redis": redis,
+                "fan_out_clients": fan.params["clients"],
+                "fan_out_p50_ms": fan.values.get("p50"),
+                "fan_out_p95_ms": fan.values.get("p95"),
+                "same_server_p50_ms": fan.values["same_server"].get("p50"),
+                "other_server_p50_ms": fan.values["other_server"].get("p50"),
+                "throughput_msgs_per_s": through["messages_per_second"],
+                "deliveries_per_s": through["deliveries_per_second"],
+                "ack_p50_ms": through["ack_latency"].get("p50"),
+                "throughput_seconds": through["seconds"],
+                **{f"cpu_{part}_s": used for part, used in through["cpu_seconds"].items()},
+                "lost": fan["lost"] + through["lost"],
+                "duplicates": fan["duplicates"] + through["duplicates"],
+            })
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at,
+            "seconds": self.seconds,
+            "machine": self.machine,
+            "config": self.config,
+            "measurements": [m.to_dict() for m in self.measurements],
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScalingReport:
+        return cls(
+            measurements=[Measurement.from_dict(m) for m in data.get("measurements", [])],
+            machine=data.get("machine", {}),
+            config=data.get("config", {}),
+            started_at=data.get("started_at", ""),
+            seconds=data.get("seconds", 0.0),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report as JSON; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ScalingReport:
+        """Read a report written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+async def _start_all(servers: list[BackgroundServer]) -> None:
+    # In parallel: a server process spends most of its start-up importing.
+    results = await asyncio.gather(*(asyncio.to_thread(s.start) for s in servers), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in servers))
+        raise failures[0]
+
+
+async def run_scaling(
+    config: ScalingConfig | None = None,
+    *,
+    progress: Callable[..., Any] | None = None,
+) -> ScalingReport:
+    """Measure fan-out and throughput for each setup of ``config``; returns a :class:`ScalingReport`.
+
+    Starts its own servers and Redis and stops them all before it returns.
+    The baseline is one server process with no Redis; the Redis group starts
+    with the largest number of processes, is measured, and loses one process
+    at a time (stopped, not killed) for the smaller setups, so each setup is
+    measured with exactly that many processes subscribed to Redis. Every
+    server of a setup shares one SQLite log, like :class:`~chat_lib.cluster.ServerGroup`;
+    the baseline has a log of its own, so the only difference is Redis.
+
+    :param config: what to measure; default :meth:`ScalingConfig.notebook`.
+    :param progress: a tqdm-like class (``tqdm.auto.tqdm``) for a progress bar, or ``None``.
+
+    Example::
+
+        from tqdm.auto import tqdm
+        report = await run_scaling(progress=tqdm)
+        report.rows()
+
+    Introduced in notebook 07.
+    """
+    config = config or ScalingConfig.notebook()
+    setups = config.setups()
+    report = ScalingReport(machine=machine_info(), config=config.to_dict(),
+                           started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    began = time.perf_counter()
+    bar = progress(total=2 * len(setups), desc="scaling", unit="step") if progress is not None else None
+    workdir = tempfile.TemporaryDirectory(prefix="chat_lib-scaling-")
+    redis = LocalRedis()
+    largest = max((n for n, uses_redis in setups if uses_redis), default=0)
+    baseline: BackgroundServer | None = None
+    group: list[BackgroundServer] = []
+    try:
+        if largest:
+            await asyncio.to_thread(redis.start)
+            shared_log = str(Path(workdir.name) / "group.sqlite3")
+            group = [BackgroundServer(mode="process", redis_url=redis.url, store=shared_log, **SERVER_OPTIONS)
+                     for _ in range(largest)]
+        if config.baseline:
+            baseline = BackgroundServer(mode="process", store=str(Path(workdir.name) / "alone.sqlite3"),
+                                        **SERVER_OPTIONS)
+        await _start_all(group + ([baseline] if baseline else []))
+
+        async def measure(urls: list[str], uses_redis: bool) -> None:
+            label = setup_label(len(urls), uses_redis)
+            for kind, step in (
+                ("fan-out", lambda: measure_group_fan_out(
+                    urls, clients=config.fan_out_clients, rounds=config.fan_out_rounds,
+                    warmup=config.warmup, payload_bytes=config.payload_bytes)),
+                ("throughput", lambda: measure_group_throughput(
+                    urls, clients=config.throughput_clients, senders=config.throughput_senders,
+                    messages=config.messages_per_sender, payload_bytes=config.payload_bytes)),
+            ):
+                if bar is not None:
+                    bar.set_postfix_str(f"{label}: {kind}")
+                measurement = await step()
+                measurement.params["redis"] = uses_redis
+                report.measurements.append(measurement)
+                if bar is not None:
+                    bar.update()
+
+        if baseline is not None:
+            await measure([baseline.url], False)
+            await asyncio.to_thread(baseline.stop)
+        for processes in sorted({n for n, uses_redis in setups if uses_redis}, reverse=True):
+            # Fewer processes: stop the extra ones, so they no longer listen on Redis.
+            for server in group[processes:]:
+                await asyncio.to_thread(server.stop)
+            await measure([s.url for s in group[:processes]], True)
+    finally:
+        for server in group + ([baseline] if baseline else []):
+            await asyncio.to_thread(server.stop)
+        redis.stop()
+        workdir.cleanup()
+        if bar is not None:
+            bar.close()
+    order = {setup: i for i, setup in enumerate(setups)}
+    report.measurements.sort(key=lambda m: (order[(m.params["processes"], m.params["redis"])], m.kind))
+    report.seconds = time.perf_counter() - began
+    return report
