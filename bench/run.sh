@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Record a benchmark run into bench/results/: results.json, one PNG per chart,
+# and summary.txt (the table the command prints). Run from anywhere:
+#     bash bench/run.sh            # the full suite, a few minutes on 2 cores
+#     bash bench/run.sh --quick    # seconds, to check that everything works
+# Use the project's virtualenv: PYTHON=/path/to/venv/bin/python bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python}"
+mkdir -p bench/results
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$PYTHON" -m chat_lib bench "$@" --out bench/results | tee bench/results/summary.txt
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
