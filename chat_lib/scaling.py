@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import socketio
@@ -202,16 +203,39 @@ async def _connect_members(urls: list[str], clients: int, tally: _Tally, concurr
     return members
 
 
-def _cpu_snapshot() -> dict[int, tuple[str, float]]:
-    """CPU seconds used so far by this process (the clients) and by each child process."""
-    me = psutil.Process()
-    times = me.cpu_times()
-    snapshot = {me.pid: ("clients", times.user + times.system)}
-    for child in me.children(recursive=True):
+def _group_processes(urls: list[str]) -> dict[int, str]:
+    """The processes behind ``urls`` among our child processes: ``{pid: "servers" or "redis"}``.
+
+    A server is a child listening on one of the ports; its Redis is a child
+    ``redis-server`` listening on a port those servers are connected to.
+    Servers that are not our children (started elsewhere) are not found.
+    """
+    ports = {urlsplit(url).port for url in urls}
+    found: dict[int, str] = {}
+    peers: set[int] = set()
+    children = psutil.Process().children(recursive=True)
+    for child in children:
         with contextlib.suppress(psutil.Error):
-            kind = "redis" if "redis-server" in child.name() else "servers"
-            times = child.cpu_times()
-            snapshot[child.pid] = (kind, times.user + times.system)
+            connections = child.net_connections(kind="tcp")
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port in ports for c in connections):
+                found[child.pid] = "servers"
+                peers |= {c.raddr.port for c in connections if c.raddr}
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "redis-server" in child.name() and any(
+                c.status == psutil.CONN_LISTEN and c.laddr.port in peers for c in child.net_connections(kind="tcp")
+            ):
+                found[child.pid] = "redis"
+    return found
+
+
+def _cpu_snapshot(processes: dict[int, str]) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by this process (the clients) and by each of ``processes``."""
+    snapshot: dict[int, tuple[str, float]] = {}
+    for pid, kind in [(None, "clients"), *processes.items()]:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            snapshot[pid or 0] = (kind, times.user + times.system)
     return snapshot
 
 
@@ -219,12 +243,87 @@ def _cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
     """CPU seconds spent between two snapshots, by the clients, the servers and Redis."""
     used = {"clients": 0.0, "servers": 0.0, "redis": 0.0}
     for pid, (kind, seconds) in after.items():
-        used[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+        if pid in before:  # a process that died meanwhile is left out
+            used[kind] += seconds - before[pid][1]
     return used
 
 
 def _per_server(members: list[_Member], servers: int) -> list[int]:
     return [sum(1 for m in members if m.server == s) for s in range(servers)]
+
+
+class _FanOutRun:
+    """Fan-out rounds on one group, run in turns so that several setups can alternate."""
+
+    def __init__(self, urls: list[str], clients: int, payload_bytes: int, timeout: float, warmup: int = 0) -> None:
+        self.urls, self.clients, self.payload_bytes, self.timeout = urls, clients, payload_bytes, timeout
+        self.warmup = warmup
+        self.tally = _Tally(clients)
+        self.members: list[_Member] = []
+        self.connect_seconds = 0.0
+        self.index = 0  # rounds so far, warm-up included: names the next message
+        self.counted = 0
+        self.samples: list[float] = []
+        self.first: list[float] = []
+        self.same: list[float] = []
+        self.other: list[float] = []
+        self.received = self.refused = 0
+
+    async def open(self) -> None:
+        began = time.perf_counter()
+        self.members = await _connect_members(self.urls, self.clients, self.tally)
+        self.connect_seconds = time.perf_counter() - began
+        await self.rounds(self.warmup, counted=False)
+
+    async def rounds(self, count: int, *, counted: bool = True) -> None:
+        for _ in range(count):
+            key = _key("f", 0, self.index)
+            sender = self.members[self.index % self.clients]
+            self.index += 1
+            everybody = self.tally.expect(key)
+            start = time.perf_counter()
+            stored = await sender.send(key, self.payload_bytes, self.timeout)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(everybody), self.timeout)
+            everybody.cancel()
+            if not counted:
+                continue
+            self.counted += 1
+            self.refused += not stored
+            arrivals = [(m, m.arrivals[key]) for m in self.members if key in m.arrivals]
+            self.received += len(arrivals)
+            if not arrivals:
+                continue
+            times = [(at - start) * 1000 for _, at in arrivals]
+            self.first.append(min(times))
+            for (member, _), elapsed in zip(arrivals, times):
+                (self.same if member.server == sender.server else self.other).append(elapsed)
+            if len(arrivals) == self.clients:
+                self.samples.append(max(times))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(m.close() for m in self.members))
+
+    def measurement(self, **params: Any) -> Measurement:
+        expected = self.clients * self.counted
+        values = {
+            **summarize(self.samples),
+            "first_delivery": summarize(self.first),
+            "same_server": summarize(self.same),
+            "other_server": summarize(self.other),
+            "received": self.received,
+            "expected": expected,
+            "lost": expected - self.received,
+            "duplicates": sum(m.duplicates for m in self.members),
+            "refused": self.refused,
+            "connect_seconds": self.connect_seconds,
+        }
+        params = {
+            "processes": len(self.urls), "clients": self.clients,
+            "clients_per_server": _per_server(self.members, len(self.urls)),
+            "rounds": self.counted, "warmup": self.warmup, **params, "payload_bytes": self.payload_bytes,
+        }
+        return Measurement("group_fan_out", "websocket", params, "ms", self.samples, values, machine_info())
 
 
 async def measure_group_fan_out(
@@ -267,57 +366,104 @@ async def measure_group_fan_out(
     urls = _check_urls(urls)
     if clients < 1 or rounds < 1 or warmup < 0:
         raise ValueError("Use at least one client and one round, and no negative warm-up.")
-    tally = _Tally(clients)
-    began = time.perf_counter()
-    members = await _connect_members(urls, clients, tally)
-    connect_seconds = time.perf_counter() - began
-    samples: list[float] = []
-    first: list[float] = []
-    same: list[float] = []
-    other: list[float] = []
-    received = refused = 0
+    run = _FanOutRun(urls, clients, payload_bytes, timeout, warmup)
     try:
-        for index in range(warmup + rounds):
-            key = _key("f", 0, index)
-            sender = members[index % clients]
-            everybody = tally.expect(key)
-            start = time.perf_counter()
-            stored = await sender.send(key, payload_bytes, timeout)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(everybody), timeout)
-            everybody.cancel()
-            if index < warmup:
-                continue
-            refused += not stored
-            arrivals = [(m, m.arrivals[key]) for m in members if key in m.arrivals]
-            received += len(arrivals)
-            if not arrivals:
-                continue
-            times = [(at - start) * 1000 for _, at in arrivals]
-            first.append(min(times))
-            for (member, _), elapsed in zip(arrivals, times):
-                (same if member.server == sender.server else other).append(elapsed)
-            if len(arrivals) == clients:
-                samples.append(max(times))
+        await run.open()
+        await run.rounds(rounds)
     finally:
-        await asyncio.gather(*(m.close() for m in members))
-    values = {
-        **summarize(samples),
-        "first_delivery": summarize(first),
-        "same_server": summarize(same),
-        "other_server": summarize(other),
-        "received": received,
-        "expected": clients * rounds,
-        "lost": clients * rounds - received,
-        "duplicates": sum(m.duplicates for m in members),
-        "refused": refused,
-        "connect_seconds": connect_seconds,
-    }
-    params = {
-        "processes": len(urls), "clients": clients, "clients_per_server": _per_server(members, len(urls)),
-        "rounds": rounds, "warmup": warmup, "payload_bytes": payload_bytes,
-    }
-    return Measurement("group_fan_out", "websocket", params, "ms", samples, values, machine_info())
+        await run.close()
+    return run.measurement()
+
+
+class _ThroughputRun:
+    """Bursts of messages on one group, run in turns so that several setups can alternate."""
+
+    def __init__(self, urls: list[str], clients: int, senders: int, payload_bytes: int, timeout: float) -> None:
+        self.urls, self.clients, self.senders = urls, clients, senders
+        self.payload_bytes, self.timeout = payload_bytes, timeout
+        self.tally = _Tally(clients)
+        self.members: list[_Member] = []
+        self.sent_at: dict[str, float] = {}  # timed messages only
+        self.ack_ms: list[float] = []
+        self.acknowledged = 0
+        self.per_sender = 0  # messages each sender has sent so far (timed)
+        self.bursts = 0
+        self.seconds = 0.0
+        self.complete = True
+        self.cpu_seconds = {"clients": 0.0, "servers": 0.0, "redis": 0.0}
+        self.watched: dict[int, str] = {}  # pid -> "servers" or "redis": whose CPU time we count
+        self._warmups = 0
+
+    async def open(self) -> None:
+        self.members = await _connect_members(self.urls, self.clients, self.tally)
+        # Warm-up: one message per sender, so every connection and every
+        # process's path through Redis has been used once before timing.
+        senders = self.members[:self.senders]
+        await asyncio.gather(*(m.send(_key("w", m.index, 0), self.payload_bytes) for m in senders))
+        self._warmups = len(senders)
+        await self.tally.wait_for_complete(self._warmups, _WAIT)
+        self.watched = _group_processes(self.urls)
+
+    async def burst(self, messages: int) -> None:
+        """Each sender sends ``messages`` more, one after the other as acks come; wait until all have them."""
+        first = self.per_sender
+        self.per_sender += messages
+        self.bursts += 1
+
+        async def send_all(member: _Member) -> None:
+            for number in range(first, first + messages):
+                key = _key("t", member.index, number)
+                self.sent_at[key] = before = time.perf_counter()
+                if await member.send(key, self.payload_bytes):
+                    self.acknowledged += 1
+                    self.ack_ms.append((time.perf_counter() - before) * 1000)
+
+        cpu_before = _cpu_snapshot(self.watched)
+        start = time.perf_counter()
+        await asyncio.gather(*(send_all(m) for m in self.members[:self.senders]))
+        complete = await self.tally.wait_for_complete(self._warmups + len(self.sent_at), self.timeout)
+        keys = {_key("t", m.index, n) for m in self.members[:self.senders] for n in range(first, first + messages)}
+        end = max((at for key, at in self.tally.complete.items() if key in keys), default=start)
+        self.seconds += end - start
+        self.complete = self.complete and complete
+        for part, used in _cpu_used(cpu_before, _cpu_snapshot(self.watched)).items():
+            self.cpu_seconds[part] += used
+
+    async def close(self) -> None:
+        await asyncio.gather(*(m.close() for m in self.members))
+
+    def measurement(self, **params: Any) -> Measurement:
+        done = {key: at for key, at in self.tally.complete.items() if key in self.sent_at}
+        total = len(self.sent_at)
+        deliveries = sum(1 for m in self.members for key in m.arrivals if key in self.sent_at)
+        delivery_ms = [(done[key] - self.sent_at[key]) * 1000 for key in sorted(done)]
+        seconds = self.seconds
+        values = {
+            "sent": total,
+            "acknowledged": self.acknowledged,
+            "delivered_to_all": len(done),
+            "all_delivered": self.complete and len(done) == total,
+            "deliveries": deliveries,
+            "expected_deliveries": total * self.clients,
+            "lost": total * self.clients - deliveries,
+            "duplicates": sum(m.duplicates for m in self.members),
+            "seconds": seconds,
+            "messages_per_second": len(done) / seconds if seconds > 0 else 0.0,
+            "deliveries_per_second": deliveries / seconds if seconds > 0 else 0.0,
+            "ack_latency": summarize(self.ack_ms),
+            "delivery_latency": summarize(delivery_ms),
+            # Where the work went: on a small machine the clients (this process)
+            # compete with the servers for the same cores.
+            "cpu_seconds": dict(self.cpu_seconds),
+            "cpu_processes": {kind: list(self.watched.values()).count(kind) for kind in ("servers", "redis")},
+        }
+        params = {
+            "processes": len(self.urls), "clients": self.clients,
+            "clients_per_server": _per_server(self.members, len(self.urls)),
+            "senders": self.senders, "messages_per_sender": self.per_sender, "bursts": self.bursts, **params,
+            "payload_bytes": self.payload_bytes,
+        }
+        return Measurement("group_throughput", "websocket", params, "ms", delivery_ms, values, machine_info())
 
 
 async def measure_group_throughput(
@@ -348,8 +494,11 @@ async def measure_group_throughput(
               ``delivered_to_all`` (messages every client received),
               ``deliveries``/``expected_deliveries``, ``lost``,
               ``duplicates``, ``seconds``, ``messages_per_second`` (messages
-              delivered to all, per second), ``deliveries_per_second`` and the
-              ``ack_latency`` and ``delivery_latency`` summaries.
+              delivered to all, per second), ``deliveries_per_second``, the ``ack_latency`` and
+              ``delivery_latency`` summaries, and ``cpu_seconds``: CPU time
+              spent meanwhile by this process (``"clients"``), by the server
+              processes and by their Redis, where those are children of this
+              process (``cpu_processes`` says how many were found).
 
     Example::
 
@@ -361,63 +510,13 @@ async def measure_group_throughput(
     urls = _check_urls(urls)
     if not 1 <= senders <= clients or messages < 1:
         raise ValueError("Use at least one sender, no more senders than clients, and at least one message each.")
-    tally = _Tally(clients)
-    members = await _connect_members(urls, clients, tally)
-    sent_at: dict[str, float] = {}
-    ack_ms: list[float] = []
-    acknowledged = 0
-
-    async def send_all(member: _Member) -> None:
-        nonlocal acknowledged
-        for number in range(messages):
-            key = _key("t", member.index, number)
-            sent_at[key] = before = time.perf_counter()
-            if await member.send(key, payload_bytes):
-                acknowledged += 1
-                ack_ms.append((time.perf_counter() - before) * 1000)
-
+    run = _ThroughputRun(urls, clients, senders, payload_bytes, timeout)
     try:
-        # Warm-up: one message per sender, so every connection and every
-        # process's path through Redis has been used once before timing.
-        warmups = [_key("w", m.index, 0) for m in members[:senders]]
-        await asyncio.gather(*(m.send(k, payload_bytes) for m, k in zip(members[:senders], warmups)))
-        await tally.wait_for_complete(len(warmups), _WAIT)
-        cpu_before = _cpu_snapshot()
-        start = time.perf_counter()
-        await asyncio.gather(*(send_all(m) for m in members[:senders]))
-        complete = await tally.wait_for_complete(len(warmups) + senders * messages, timeout)
-        cpu_seconds = _cpu_used(cpu_before, _cpu_snapshot())
+        await run.open()
+        await run.burst(messages)
     finally:
-        await asyncio.gather(*(m.close() for m in members))
-    done = {key: at for key, at in tally.complete.items() if key in sent_at}
-    end = max(done.values(), default=start)
-    seconds = end - start
-    total = senders * messages
-    deliveries = sum(1 for m in members for key in m.arrivals if key in sent_at)
-    delivery_ms = [(done[key] - sent_at[key]) * 1000 for key in sorted(done)]
-    values = {
-        "sent": total,
-        "acknowledged": acknowledged,
-        "delivered_to_all": len(done),
-        "all_delivered": complete and len(done) == total,
-        "deliveries": deliveries,
-        "expected_deliveries": total * clients,
-        "lost": total * clients - deliveries,
-        "duplicates": sum(m.duplicates for m in members),
-        "seconds": seconds,
-        "messages_per_second": len(done) / seconds if seconds > 0 else 0.0,
-        "deliveries_per_second": deliveries / seconds if seconds > 0 else 0.0,
-        "ack_latency": summarize(ack_ms),
-        "delivery_latency": summarize(delivery_ms),
-        # Where the work went: on a small machine the clients (this process)
-        # compete with the servers for the same cores.
-        "cpu_seconds": cpu_seconds,
-    }
-    params = {
-        "processes": len(urls), "clients": clients, "clients_per_server": _per_server(members, len(urls)),
-        "senders": senders, "messages_per_sender": messages, "payload_bytes": payload_bytes,
-    }
-    return Measurement("group_throughput", "websocket", params, "ms", delivery_ms, values, machine_info())
+        await run.close()
+    return run.measurement()
 
 
 # -- several setups ---------------------------------------------------------------------
@@ -427,29 +526,35 @@ async def measure_group_throughput(
 class ScalingConfig:
     """What :func:`run_scaling` measures, and how much.
 
+    Every setup runs at the same time (each group on its own Redis), and the
+    setups take ``turns``: a few fan-out rounds for each in turn, then the
+    next few, and likewise for throughput. A busy moment of the machine then
+    hits every setup alike, instead of spoiling one of them.
+
     Use a preset: :meth:`quick` (tests, seconds) or :meth:`notebook`
-    (notebook 07, about 15 s); the defaults measure more.
+    (notebook 07, about 20 s); the defaults measure more.
     """
 
     processes: tuple[int, ...] = (1, 2, 3)
     baseline: bool = True  #: also one process without Redis
     fan_out_clients: int = 60
-    fan_out_rounds: int = 50
+    fan_out_rounds: int = 60  #: timed rounds per setup, over all turns
     warmup: int = 3
     throughput_clients: int = 12
     throughput_senders: int = 6
-    messages_per_sender: int = 300
+    messages_per_sender: int = 300  #: timed messages per sender, over all turns
     payload_bytes: int = 20
+    turns: int = 6
 
     @classmethod
     def quick(cls) -> ScalingConfig:
-        return cls(processes=(1, 2), fan_out_clients=4, fan_out_rounds=3, warmup=1,
-                   throughput_clients=4, throughput_senders=2, messages_per_sender=10)
+        return cls(processes=(1, 2), fan_out_clients=4, fan_out_rounds=4, warmup=1,
+                   throughput_clients=4, throughput_senders=2, messages_per_sender=10, turns=2)
 
     @classmethod
     def notebook(cls) -> ScalingConfig:
-        return cls(fan_out_clients=30, fan_out_rounds=20, warmup=2,
-                   throughput_clients=12, throughput_senders=6, messages_per_sender=100)
+        return cls(fan_out_clients=30, fan_out_rounds=30, warmup=2,
+                   throughput_clients=12, throughput_senders=6, messages_per_sender=120, turns=6)
 
     def setups(self) -> list[tuple[int, bool]]:
         """``(processes, redis)`` pairs, in the order reports show them."""
@@ -570,6 +675,12 @@ async def _start_all(servers: list[BackgroundServer]) -> None:
         raise failures[0]
 
 
+def _shares(total: int, turns: int) -> list[int]:
+    """``total`` split into ``turns`` nearly equal parts (none empty)."""
+    turns = max(1, min(turns, total))
+    return [total // turns + (1 if turn < total % turns else 0) for turn in range(turns)]
+
+
 async def run_scaling(
     config: ScalingConfig | None = None,
     *,
@@ -577,13 +688,13 @@ async def run_scaling(
 ) -> ScalingReport:
     """Measure fan-out and throughput for each setup of ``config``; returns a :class:`ScalingReport`.
 
-    Starts its own servers and Redis and stops them all before it returns.
-    The baseline is one server process with no Redis; the Redis group starts
-    with the largest number of processes, is measured, and loses one process
-    at a time (stopped, not killed) for the smaller setups, so each setup is
-    measured with exactly that many processes subscribed to Redis. Every
-    server of a setup shares one SQLite log, like :class:`~chat_lib.cluster.ServerGroup`;
-    the baseline has a log of its own, so the only difference is Redis.
+    Starts its own servers and stops them all, and their Redis servers,
+    before it returns. The baseline is one server process with no Redis;
+    each other setup is a group of N processes with a Redis of its own (so
+    only N processes listen to it) and one shared SQLite log, like
+    :class:`~chat_lib.cluster.ServerGroup`. All of them run at once; idle
+    ones cost next to nothing. The setups take turns (``config.turns``), in
+    a rotating order, so that a busy moment of the machine hits all of them.
 
     :param config: what to measure; default :meth:`ScalingConfig.notebook`.
     :param progress: a tqdm-like class (``tqdm.auto.tqdm``) for a progress bar, or ``None``.
@@ -598,56 +709,71 @@ async def run_scaling(
     """
     config = config or ScalingConfig.notebook()
     setups = config.setups()
+    if not setups:
+        raise ValueError("Nothing to measure: give some process counts, or baseline=True.")
     report = ScalingReport(machine=machine_info(), config=config.to_dict(),
                            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     began = time.perf_counter()
-    bar = progress(total=2 * len(setups), desc="scaling", unit="step") if progress is not None else None
+    round_shares = _shares(config.fan_out_rounds, config.turns)
+    message_shares = _shares(config.messages_per_sender, config.turns)
+    bar = None
+    if progress is not None:
+        bar = progress(total=len(setups) * (len(round_shares) + len(message_shares)), desc="scaling", unit="turn")
     workdir = tempfile.TemporaryDirectory(prefix="chat_lib-scaling-")
-    redis = LocalRedis()
-    largest = max((n for n, uses_redis in setups if uses_redis), default=0)
-    baseline: BackgroundServer | None = None
-    group: list[BackgroundServer] = []
+    brokers: list[LocalRedis] = []
+    servers: dict[tuple[int, bool], list[BackgroundServer]] = {}
+    runs: list[Any] = []
     try:
-        if largest:
-            await asyncio.to_thread(redis.start)
-            shared_log = str(Path(workdir.name) / "group.sqlite3")
-            group = [BackgroundServer(mode="process", redis_url=redis.url, store=shared_log, **SERVER_OPTIONS)
-                     for _ in range(largest)]
-        if config.baseline:
-            baseline = BackgroundServer(mode="process", store=str(Path(workdir.name) / "alone.sqlite3"),
-                                        **SERVER_OPTIONS)
-        await _start_all(group + ([baseline] if baseline else []))
+        for processes, uses_redis in setups:
+            options: dict[str, Any] = {"store": str(Path(workdir.name) / f"{processes}-{uses_redis}.sqlite3")}
+            if uses_redis:
+                brokers.append(LocalRedis())
+                await asyncio.to_thread(brokers[-1].start)
+                options["redis_url"] = brokers[-1].url
+            servers[(processes, uses_redis)] = [
+                BackgroundServer(mode="process", **options, **SERVER_OPTIONS) for _ in range(processes)
+            ]
+        await _start_all([server for group in servers.values() for server in group])
 
-        async def measure(urls: list[str], uses_redis: bool) -> None:
-            label = setup_label(len(urls), uses_redis)
-            for kind, step in (
-                ("fan-out", lambda: measure_group_fan_out(
-                    urls, clients=config.fan_out_clients, rounds=config.fan_out_rounds,
-                    warmup=config.warmup, payload_bytes=config.payload_bytes)),
-                ("throughput", lambda: measure_group_throughput(
-                    urls, clients=config.throughput_clients, senders=config.throughput_senders,
-                    messages=config.messages_per_sender, payload_bytes=config.payload_bytes)),
-            ):
-                if bar is not None:
-                    bar.set_postfix_str(f"{label}: {kind}")
-                measurement = await step()
-                measurement.params["redis"] = uses_redis
-                report.measurements.append(measurement)
-                if bar is not None:
-                    bar.update()
+        async def take_turns(kind: str, make: Callable[[list[str]], Any], step: Callable[[Any, int], Any],
+                             shares: list[int]) -> None:
+            runs[:] = [make([s.url for s in servers[setup]]) for setup in setups]
+            for run in runs:
+                await run.open()
+            for turn, share in enumerate(shares):
+                order = list(range(len(setups)))
+                order = order[turn % len(order):] + order[:turn % len(order)]
+                for index in order:
+                    if bar is not None:
+                        bar.set_postfix_str(f"{kind}: {setup_label(*setups[index])}")
+                    await step(runs[index], share)
+                    if bar is not None:
+                        bar.update()
+            for setup, run in zip(setups, runs):
+                await run.close()
+                report.measurements.append(run.measurement(redis=setup[1], turns=len(shares)))
+            runs.clear()
 
-        if baseline is not None:
-            await measure([baseline.url], False)
-            await asyncio.to_thread(baseline.stop)
-        for processes in sorted({n for n, uses_redis in setups if uses_redis}, reverse=True):
-            # Fewer processes: stop the extra ones, so they no longer listen on Redis.
-            for server in group[processes:]:
-                await asyncio.to_thread(server.stop)
-            await measure([s.url for s in group[:processes]], True)
+        def make_fan_out(urls: list[str]) -> _FanOutRun:
+            return _FanOutRun(urls, config.fan_out_clients, config.payload_bytes, _WAIT, config.warmup)
+
+        async def fan_out_step(run: _FanOutRun, share: int) -> None:
+            await run.rounds(share)
+
+        def make_throughput(urls: list[str]) -> _ThroughputRun:
+            return _ThroughputRun(urls, config.throughput_clients, config.throughput_senders,
+                                  config.payload_bytes, 60.0)
+
+        async def throughput_step(run: _ThroughputRun, share: int) -> None:
+            await run.burst(share)
+
+        await take_turns("fan-out", make_fan_out, fan_out_step, round_shares)
+        await take_turns("throughput", make_throughput, throughput_step, message_shares)
     finally:
-        for server in group + ([baseline] if baseline else []):
-            await asyncio.to_thread(server.stop)
-        redis.stop()
+        await asyncio.gather(*(run.close() for run in runs))
+        await asyncio.gather(*(asyncio.to_thread(s.stop) for group in servers.values() for s in group))
+        for broker in brokers:
+            broker.stop()
         workdir.cleanup()
         if bar is not None:
             bar.close()

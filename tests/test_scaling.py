@@ -66,8 +66,10 @@ async def test_throughput_accounts_for_every_message(group):
     assert m["deliveries_per_second"] == pytest.approx(4 * m["messages_per_second"])
     assert len(m.samples) == 20 and all(sample > 0 for sample in m.samples)
     assert m["ack_latency"]["count"] == 20
-    # Both servers are children of this process and did work; this process ran the clients.
-    assert m["cpu_seconds"]["servers"] > 0 and m["cpu_seconds"]["clients"] > 0
+    # Both servers and their Redis are children of this process: their CPU time is counted.
+    assert m["cpu_processes"] == {"servers": 2, "redis": 1}
+    assert set(m["cpu_seconds"]) == {"clients", "servers", "redis"}
+    assert all(seconds >= 0 for seconds in m["cpu_seconds"].values())
     _round_trips_json(m)
 
 
@@ -98,11 +100,19 @@ async def test_run_scaling_measures_every_setup_and_stops_everything():
     for row in rows:
         assert row["lost"] == 0 and row["duplicates"] == 0
         assert row["fan_out_p50_ms"] > 0 and row["throughput_msgs_per_s"] > 0
-        assert row["cpu_servers_s"] > 0
-    assert rows[0]["cpu_redis_s"] == 0  # the baseline has no Redis
+        assert row["cpu_servers_s"] >= 0 and row["cpu_clients_s"] >= 0
+    assert rows[0]["cpu_redis_s"] == 0  # the baseline has no Redis (the others' Redis is not counted)
+    assert [m["cpu_processes"] for m in report.select("group_throughput")] == [
+        {"servers": 1, "redis": 0}, {"servers": 1, "redis": 1}, {"servers": 2, "redis": 1}]
     assert rows[2]["other_server_p50_ms"] > 0 and rows[1]["other_server_p50_ms"] is None
     throughput = report.one("group_throughput", processes=2, redis=True)
     assert throughput["sent"] == config.throughput_senders * config.messages_per_sender
+    # The setups took turns: each setup's rounds and messages came in two parts, all counted.
+    assert (throughput.params["bursts"], throughput.params["turns"]) == (2, 2)
+    assert throughput.params["messages_per_sender"] == config.messages_per_sender
+    fan_out = report.one("group_fan_out", processes=1, redis=False)
+    assert (fan_out.params["rounds"], fan_out.params["turns"], len(fan_out.samples)) == (4, 2, 4)
+    assert fan_out["expected"] == fan_out["received"] == 4 * config.fan_out_clients
     with pytest.raises(LookupError):
         report.one("group_fan_out", processes=3)
     assert ScalingReport.from_dict(json.loads(report.to_json())) == report
