@@ -339,10 +339,20 @@ class _Probe:
         await self.sio.emit(protocol.CHAT_MESSAGE, _text(index, payload_bytes))
 
     async def close(self) -> None:
+        await _close_all([self])
+
+
+async def _close_all(probes: list[_Probe]) -> None:
+    """Disconnect every probe, then collect what they left behind, once."""
+
+    async def close(probe: _Probe) -> None:
         # Against ChatServer this is quick on polling too: it releases the pending GET.
-        with contextlib.suppress(Exception), _quiet_unclosed_connections():
-            await asyncio.wait_for(self.sio.disconnect(), 10)
-            gc.collect()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(probe.sio.disconnect(), 10)
+
+    with _quiet_unclosed_connections():
+        await asyncio.gather(*(close(probe) for probe in probes))
+        gc.collect()
 
 
 class _DropUnclosedConnection(logging.Filter):
@@ -501,7 +511,7 @@ async def measure_push_latency(
                 else:
                     samples.append(elapsed)
         finally:
-            await asyncio.gather(receiver.close(), sender.close())
+            await _close_all([receiver, sender])
     params = {"count": count, "warmup": warmup, "payload_bytes": payload_bytes, "burst": burst,
               "sender_transport": sender_transport, "network_delay_ms": network_delay_ms}
     return Measurement("push", transport, params, "ms", samples, {**summarize(samples), "lost": lost}, machine_info())
@@ -571,7 +581,7 @@ async def _connect_many(url: str, transport: str, clients: int, concurrency: int
     probes = [r for r in results if isinstance(r, _Probe)]
     failures = [r for r in results if not isinstance(r, _Probe)]
     if failures:
-        await asyncio.gather(*(p.close() for p in probes))
+        await _close_all(probes)
         raise RuntimeError(
             f"{len(failures)} of {clients} {transport} clients could not connect ({failures[0]!r}); "
             "try fewer clients, or raise the open-file limit (ulimit -n)."
@@ -629,7 +639,7 @@ async def measure_fan_out(
             if len(times) == clients:
                 samples.append(max(times))
     finally:
-        await asyncio.gather(sender.close(), *(r.close() for r in receivers))
+        await _close_all([sender, *receivers])
     values = {
         **summarize(samples),
         "per_client": summarize(deliveries),
