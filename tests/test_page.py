@@ -8,14 +8,15 @@ typing line follow the others; a phone-sized window keeps the input usable; and
 a page survives a server restart.
 
 One Chromium runs for the whole module (launching it is the slow part); each
-page gets its own browser context (its own storage, like another person) and
-each test its own server. On failure every open page is saved as a screenshot
+test gets its own browser context (tabs are people: each page says who it is
+with ``?name=``) and its own server. On failure every open page is saved as a screenshot
 in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import socketio
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright, expect
+from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
 from chat_lib import BackgroundServer, ChatClient
 
@@ -94,15 +95,15 @@ async def open_page(
     ``await open_page("?name=ada", viewport={"width": 375, "height": 667})``; ``url``
     opens another server's page than the test's ``chat_server``.
     """
-    contexts: list[BrowserContext] = []
+    context = await browser.new_context(viewport={"width": 1000, "height": 700})
     pages: list[Page] = []
     script_errors: list[str] = []
     failures_before = request.session.testsfailed
 
     async def opener(query: str = "", *, viewport: dict[str, int] | None = None, url: str | None = None) -> Page:
-        context = await browser.new_context(viewport=viewport or {"width": 1000, "height": 700})
-        contexts.append(context)
         page = await context.new_page()
+        if viewport is not None:
+            await page.set_viewport_size(viewport)
         page.set_default_timeout(WAIT_MS)
         page.on("pageerror", lambda error: script_errors.append(f"{page.url}: {error}"))
         pages.append(page)
@@ -120,8 +121,7 @@ async def open_page(
                 stem = f"{request.node.name}-page{number}"
                 (ARTIFACTS / f"{stem}.png").write_bytes(await page.screenshot(full_page=True))
                 (ARTIFACTS / f"{stem}.txt").write_text(await page.inner_text("body"))
-    for context in contexts:
-        await context.close()
+    await context.close()
     assert not script_errors, f"the page threw: {script_errors}"
 
 
@@ -246,6 +246,7 @@ async def test_markup_in_messages_and_names_is_shown_as_text(open_page, chat_ser
     sneaky_name = "<img src=x onerror=pwned=2>"
     async with ChatClient(chat_server.url, nickname=sneaky_name, transport="websocket") as mallory:
         await mallory.send(MARKUP)
+        await wait_for_text(ada, MARKUP, count=2)
         await wait_for_text(bob, MARKUP, count=2)
         await expect(bob.locator("#online")).to_contain_text(sneaky_name)
     for page in (ada, bob):
@@ -263,7 +264,7 @@ async def test_page_says_connected_and_upgrades_to_websocket(open_page):
     await expect(page.locator("#transport")).to_have_text("websocket")
     assert await page.evaluate("() => window.chatSocket.io.engine.transport.name") == "websocket"
     # The server chose a nickname and the page shows it.
-    assert (await page.input_value("#nickname")).startswith("guest-")
+    await expect(page.locator("#nickname")).to_have_value(re.compile(r"^guest-\S+$"))
 
 
 async def test_status_says_disconnected_when_the_socket_is_closed(open_page):
@@ -316,6 +317,27 @@ async def test_private_message_reaches_only_its_recipient(open_page, chat_server
         assert [m.text for m in carol.messages] == ["public again"]
 
 
+async def test_room_commands_reach_only_the_rooms_members(open_page):
+    ada = await open_page("?name=ada")
+    bob = await open_page("?name=bob")
+    carol = await open_page("?name=carol")
+    await send(ada, "/join lobby")
+    await expect(ada.locator("#messages li.notice").last).to_have_text("ada joined #lobby")  # in before bob
+    await send(bob, "/join lobby")
+    await expect(ada.locator("#messages li.notice").last).to_have_text("bob joined #lobby")
+    await send(ada, "#lobby just the lobby")
+    for page in (ada, bob):
+        await wait_for_text(page, "just the lobby")
+        assert (await lines_with(page, "just the lobby"))[0]["who"] == "ada #lobby"
+    await send(carol, "#lobby let me in")
+    await expect(carol.locator("#messages li.error")).to_have_text("Join the room 'lobby' before sending to it.")
+    await send(bob, "/leave lobby")
+    await expect(ada.locator("#messages li.notice").last).to_have_text("bob left #lobby")
+    await send(ada, "everyone")
+    await wait_for_text(carol, "everyone")
+    assert [line["text"] for line in await shown(carol) if "notice" not in line["classes"]] == ["everyone"]
+
+
 # -- people: online list, typing, nickname ---------------------------------------
 
 
@@ -333,7 +355,7 @@ async def test_online_list_and_typing_line_follow_the_others(open_page):
 
     await bob.locator("#input").press_sequentially("again")
     await expect(ada.locator("#typing")).to_have_text("bob is typing…")
-    await bob.context.close()  # bob leaves mid-sentence
+    await bob.close()  # bob leaves mid-sentence
     await expect(ada.locator("#online")).to_have_text("online: ada")
     await expect(ada.locator("#typing")).to_have_text("")
     await expect(ada.locator("#messages li.notice").last).to_have_text("bob left")
