@@ -523,14 +523,24 @@ async def measure_throughput(
     *,
     messages: int = 2000,
     payload_bytes: int = 20,
+    window: int = 500,
     timeout: float = 60.0,
 ) -> Measurement:
     """Throughput: one client sends ``messages`` as fast as it can; how many come back per second.
 
-    The client emits without waiting for anything, yielding to the event loop
-    after each emit so that its transport can send while it keeps producing:
-    on polling, everything queued meanwhile leaves in one POST (batching).
-    Time runs from the first emit to the last broadcast back.
+    The client emits without waiting for acknowledgements, yielding to the
+    event loop after each emit so that its transport can send while it keeps
+    producing: on polling, everything queued meanwhile leaves in one POST, and
+    the server answers a GET with everything queued for it (batching). Time
+    runs from the first emit to the last broadcast back.
+
+    At most ``window`` messages are in flight (sent, not yet back). Without
+    such flow control a polling client loses its connection: python-engineio
+    refuses a payload of more than 1024 packets (``Payload.max_decode_packets``,
+    which chat_lib raises from 16), and a fast sender on a busy machine queues
+    more than that into one POST, or gets more than that in one GET answer.
+
+    :param window: most messages in flight at once; keep it under 1024.
 
     :returns: ``values`` with ``sent``, ``received``, ``all_received``,
               ``seconds`` and ``messages_per_second`` (of messages received);
@@ -544,6 +554,8 @@ async def measure_throughput(
         probe.arrivals.clear()
         start = time.perf_counter()
         for index in range(1, messages + 1):
+            if index - 1 - probe.received >= window and not await probe.wait_for_total(index - window, _WAIT):
+                break  # nothing came back for a while: the connection is gone
             sent_at.append(time.perf_counter())
             await probe.send(index, payload_bytes)
             await asyncio.sleep(0)
@@ -553,20 +565,20 @@ async def measure_throughput(
         await probe.close()
     latencies = [
         (probe.arrivals[f"m{index:07d}."] - sent_at[index - 1]) * 1000
-        for index in range(1, messages + 1)
+        for index in range(1, len(sent_at) + 1)
         if f"m{index:07d}." in probe.arrivals
     ]
     seconds = end - start
     received = len(latencies)
     values = {
-        "sent": messages,
+        "sent": len(sent_at),
         "received": received,
         "all_received": complete and received == messages,
         "seconds": seconds,
         "messages_per_second": received / seconds if seconds > 0 else 0.0,
         "latency": summarize(latencies),
     }
-    params = {"messages": messages, "payload_bytes": payload_bytes}
+    params = {"messages": messages, "payload_bytes": payload_bytes, "window": window}
     return Measurement("throughput", transport, params, "ms", latencies, values, machine_info())
 
 

@@ -387,10 +387,6 @@ class DelayProxy:
                     self._writers.discard(writer)
             self._tasks.discard(task)
 
-    def _follower_stats(self, follower: _HttpFollower) -> None:
-        # reset_stats() swaps the object; followers of open connections count into the new one.
-        follower.stats = self.stats
-
     async def _pump(
         self,
         reader: asyncio.StreamReader,
@@ -432,7 +428,8 @@ class DelayProxy:
                     data = b""
                 if not data:
                     break
-                self._follower_stats(follower)
+                # reset_stats() swaps the object; open connections count into the new one.
+                follower.stats = self.stats
                 try:
                     chunk = follower.feed(data)
                 except _Blocked as blocked:
