@@ -276,7 +276,7 @@ async def run_outage_drill(
             return await drill.run(outages, downtime, warmup, between, settle_timeout)
         finally:
             await drill.tear_down()
-            gc.collect()  # now, while the reports below are silenced
+            gc.collect()  # collect what the drill left now, while aiohttp's reports of it are silenced
 
 
 class _DropUnclosed(logging.Filter):
