@@ -9,8 +9,8 @@ a page survives a server restart.
 
 One Chromium runs for the whole module (launching it is the slow part); each
 test gets its own browser context (tabs are people: each page says who it is
-with ``?name=``) and its own server. On failure every open page is saved as a screenshot
-in ``test-artifacts/``.
+with ``?name=``) and its own server. On failure every open page is saved as a
+screenshot, with its text, in ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ async def browser(playwright_session: _Session, chromium_path: str) -> Browser:
 
 
 @pytest.fixture
-def chat_server(request: pytest.FixtureRequest) -> BackgroundServer:
+def chat_server(request: pytest.FixtureRequest) -> Iterator[BackgroundServer]:
     """A fresh server per test; ``indirect`` parametrisation passes ChatServer options."""
     options = {"ping_interval": 2, "ping_timeout": 2, **getattr(request, "param", {})}
     with BackgroundServer(**options) as running:
