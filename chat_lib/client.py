@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiohttp
 import socketio
 
 from . import protocol
@@ -208,7 +209,13 @@ class ChatClient:
         """
         self._closing = True
         if self._sio.connected:
-            await self._sio.disconnect()
+            try:
+                await self._sio.disconnect()
+            except (aiohttp.ClientError, OSError) as exc:
+                # The connection broke while we said goodbye (a server dying
+                # as we leave): we are gone either way; drop what is left.
+                logger.info("connection broke during disconnect: %s", exc)
+                await self._sio.eio.disconnect(abort=True)
         else:
             await self._sio.shutdown()  # stops a reconnection loop, if one runs
             # A loop stopped between attempts leaves its HTTP session open (aiohttp

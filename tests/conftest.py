@@ -14,13 +14,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_REQUIRED = os.environ.get("CHAT_LIB_REQUIRE_BROWSER") == "1"
 
 
-def pytest_collectstart(collector):
-    # Warnings that libraries print to stderr at garbage collection (aiohttp's
-    # "Unclosed connection" after a transport upgrade) must not fail notebooks.
-    if hasattr(collector, "skip_compare"):
-        collector.skip_compare += ("stderr",)
-
-
 def require_chromium() -> str:
     """Path of Debian's chromium; skip the test without it, unless CI requires it."""
     if os.path.exists(CHROMIUM):
