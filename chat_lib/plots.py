@@ -220,7 +220,11 @@ def plot_throughput(report: BenchReport, *, ax: Axes | None = None) -> Axes:
     names = [_LABELS[m.transport] for m in found]
     rates = [m["messages_per_second"] for m in found]
     rects = ax.bar(names, rates, color=[COLORS[m.transport] for m in found])
-    notes = [f"{r:,.0f}/s\n{m['received']}/{m['sent']} back" for r, m in zip(rates, found)]
+    for rect, m in zip(rects, found):
+        if not m["all_received"]:  # a rate of what came back: mark it as incomplete
+            rect.set_hatch("//")
+            rect.set_alpha(0.5)
+    notes = [f"{r:,.0f}/s\n{m['received']}/{m.params['messages']} back" for r, m in zip(rates, found)]
     ax.bar_label(rects, notes, fontsize=8, padding=2)
     ax.set_title(f"Throughput: one client sends {found[0].params['messages']:,} messages, fast as it can")
     ax.set_ylabel("throughput (messages back per second)")
