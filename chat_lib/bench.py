@@ -39,6 +39,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -47,7 +48,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import socketio
 
 from . import protocol  # noqa: F401 - raises the polling payload limit for our clients too
@@ -84,20 +84,27 @@ _WAIT = 10.0  # seconds to wait for any single message before counting it lost
 # -- results ---------------------------------------------------------------------
 
 
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """Linear interpolation between the two nearest ranks (numpy's default method)."""
+    position = (len(ordered) - 1) * fraction
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
 def summarize(samples: Iterable[float]) -> dict[str, float]:
     """Count, mean, min, p50, p95, p99 and max of ``samples`` (empty dict for none)."""
-    values = np.asarray(list(samples), dtype=float)
-    if values.size == 0:
+    ordered = sorted(float(value) for value in samples)
+    if not ordered:
         return {}
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
     return {
-        "count": int(values.size),
-        "mean": float(values.mean()),
-        "min": float(values.min()),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
-        "max": float(values.max()),
+        "count": len(ordered),
+        "mean": statistics.fmean(ordered),
+        "min": ordered[0],
+        "p50": _percentile(ordered, 0.50),
+        "p95": _percentile(ordered, 0.95),
+        "p99": _percentile(ordered, 0.99),
+        "max": ordered[-1],
     }
 
 
@@ -767,7 +774,7 @@ async def measure_setup(
             counts["bytes"].append(stats.bytes_total)
     values: dict[str, Any] = {**summarize(samples), "final_transport": final_transport}
     for name, observed in counts.items():
-        values[name] = float(np.median(observed)) if observed else None
+        values[name] = float(statistics.median(observed)) if observed else None
     if network_delay_ms and samples:
         values["round_trips"] = values["p50"] / (2 * network_delay_ms)
     params = {"repeats": repeats, "payload_bytes": payload_bytes, "network_delay_ms": network_delay_ms}
