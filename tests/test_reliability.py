@@ -13,10 +13,10 @@ from chat_lib import BackgroundServer, ChatClient, ChatConnectionError, MessageS
 FAST = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
 
 
-async def wait_for(condition, timeout: float = 20) -> None:
+async def wait_for(condition, timeout: float = 20, state=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
+        assert time.monotonic() < deadline, f"condition not met in time {state()}"
         await asyncio.sleep(0.05)
 
 
@@ -45,7 +45,11 @@ async def test_kill_and_restart_twice_loses_and_duplicates_nothing(tmp_path):
         for _ in range(2):
             await wait_for(lambda: len(sent) >= 80 + 80 * _, timeout=30)
             server.kill()
-            await wait_for(lambda: all(c.status == "reconnecting" for c in clients))
+            await wait_for(
+                lambda: all(c.status == "reconnecting" for c in clients),
+                timeout=30,
+                state=lambda: [(c.status, c.transport, c._sio.eio.state) for c in clients],
+            )
             server = BackgroundServer(mode="process", port=port, store=store, **FAST).start()
         await asyncio.wait_for(asyncio.gather(*typists), 120)
         total = per_client * len(clients)
