@@ -248,7 +248,10 @@ class BenchReport:
             cells = []
             for transport in ("websocket", "polling"):
                 value = figures[transport].get(name)
-                cells.append(f"{value:>10.4g}" if isinstance(value, (int, float)) else f"{'-':>10}")
+                if not isinstance(value, (int, float)):
+                    cells.append(f"{'-':>10}")
+                else:
+                    cells.append(f"{value:>10,.0f}" if abs(value) >= 100 else f"{value:>10.3g}")
             lines.append(f"{name:{width}}  " + "  ".join(cells))
         return "\n".join(lines)
 
