@@ -3,7 +3,8 @@
 :class:`ChatServer` wraps a python-socketio ``AsyncServer`` in ASGI mode. Its
 ASGI app serves the browser page at ``/``, the pinned Socket.IO JavaScript
 client under ``/static/vendor/``, and the Socket.IO endpoint at ``/socket.io/``;
-uvicorn serves it (:func:`serve` here, or :class:`~chat_lib.background.BackgroundServer`).
+uvicorn serves it (``python -m chat_lib serve``, or
+:class:`~chat_lib.background.BackgroundServer` from a notebook or a test).
 
 The core is the tutorial's: ``'chat message'`` with a string is broadcast as
 ``'chat message'`` to everybody, sender included. Around it: input checks with
