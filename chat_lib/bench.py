@@ -41,22 +41,24 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import socketio
 
 from . import protocol  # noqa: F401 - raises the polling payload limit for our clients too
 from .background import BackgroundServer
+from .client import quiet_unclosed_connections
 from .netem import DelayProxy, ProxyStats
 
 __all__ = [
     "BenchReport",
     "Measurement",
+    "Report",
     "SuiteConfig",
     "bench_server",
     "machine_info",
@@ -149,16 +151,12 @@ class Measurement:
 
 
 @dataclass
-class BenchReport:
-    """The results of a benchmark run: measurements plus where and how they ran.
+class Report:
+    """Measurements plus where and how they ran: what every benchmark run returns.
 
-    Example::
-
-        report = await run_suite(SuiteConfig.quick())
-        report.one("round_trip", "websocket", payload_bytes=20)["p50"]
-        report.save("bench/results.json")
-
-    Introduced in notebook 04.
+    JSON in and out (:meth:`save`, :meth:`load`) and look-ups by kind and
+    parameters; :class:`BenchReport` and :class:`~chat_lib.scaling.ScalingReport`
+    add their own summaries.
     """
 
     measurements: list[Measurement] = field(default_factory=list)
@@ -196,7 +194,7 @@ class BenchReport:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BenchReport:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         return cls(
             measurements=[Measurement.from_dict(m) for m in data.get("measurements", [])],
             machine=data.get("machine", {}),
@@ -213,9 +211,23 @@ class BenchReport:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> BenchReport:
+    def load(cls, path: str | Path) -> Self:
         """Read a report written by :meth:`save`."""
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclass
+class BenchReport(Report):
+    """The results of :func:`run_suite`.
+
+    Example::
+
+        report = await run_suite(SuiteConfig.quick())
+        report.one("round_trip", "websocket", payload_bytes=20)["p50"]
+        report.save("bench/results.json")
+
+    Introduced in notebook 04.
+    """
 
     def headline(self) -> dict[str, dict[str, Any]]:
         """The key figures per transport: round-trip p50/p99 at each delay, throughput, bytes per message."""
@@ -360,32 +372,9 @@ async def _close_all(probes: list[_Probe]) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(probe.sio.disconnect(), 10)
 
-    with _quiet_unclosed_connections():
+    with quiet_unclosed_connections():
         await asyncio.gather(*(close(probe) for probe in probes))
         gc.collect()
-
-
-class _DropUnclosedConnection(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Unclosed connection")
-
-
-@contextlib.contextmanager
-def _quiet_unclosed_connections() -> Iterator[None]:
-    """Silence aiohttp's "Unclosed connection" while a polling client closes.
-
-    python-engineio's client never reads the body of its POST answers, so
-    aiohttp reports each such connection when it is collected. It is harmless
-    (the session is closed), but it would print a report per client into a
-    notebook. Only that message, and only here, is dropped.
-    """
-    quiet = _DropUnclosedConnection()
-    asyncio_logger = logging.getLogger("asyncio")
-    asyncio_logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        asyncio_logger.removeFilter(quiet)
 
 
 @contextlib.asynccontextmanager

@@ -18,10 +18,11 @@ wraps python-socketio's ``AsyncClient`` and adds what a chat needs:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,7 +32,7 @@ import socketio
 from . import protocol
 from .errors import ChatConnectionError, MessageRejected
 
-__all__ = ["ChatClient", "ChatMessage", "Transport"]
+__all__ = ["ChatClient", "ChatMessage", "Transport", "quiet_unclosed_connections"]
 
 logger = logging.getLogger("chat_lib.client")
 
@@ -433,6 +434,30 @@ class ChatClient:
         def typing(data: dict) -> None:
             (self.typing.add if data.get("typing") else self.typing.discard)(data.get("nickname"))
             self._announce("typing", set(self.typing))
+
+
+class _DropUnclosedReports(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Unclosed connection", "Unclosed response"))
+
+
+@contextlib.contextmanager
+def quiet_unclosed_connections() -> Iterator[None]:
+    """Silence aiohttp's "Unclosed connection/response" reports for a while.
+
+    python-engineio's client never reads the body of its polling POST answers,
+    and connections a crash cuts are never closed by their owner: aiohttp
+    reports each when it is collected, into whatever notebook cell runs then.
+    Harmless, and noisy when a benchmark or a drill makes hundreds of them on
+    purpose; only those messages, and only inside the block, are dropped.
+    """
+    quiet = _DropUnclosedReports()
+    asyncio_logger = logging.getLogger("asyncio")
+    asyncio_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        asyncio_logger.removeFilter(quiet)
 
 
 class _RotatingAsyncClient(socketio.AsyncClient):

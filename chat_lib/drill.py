@@ -34,7 +34,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +43,7 @@ import socketio
 
 from . import protocol
 from .background import BackgroundServer
-from .client import ChatClient
+from .client import ChatClient, quiet_unclosed_connections
 from .store import MessageStore
 
 __all__ = ["DrillClient", "DrillMessage", "DrillResult", "Outage", "run_outage_drill"]
@@ -267,7 +267,7 @@ async def run_outage_drill(
         raise ValueError("transports must name 'websocket', 'polling' or 'auto' (at least one).")
     options = {**DEFAULT_SERVER_OPTIONS, **(server_options or {})}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_quiet_unclosed_connections())
+        stack.enter_context(quiet_unclosed_connections())
         if store is None:
             store = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chat-drill-"))) / "chat.sqlite3"
         store = str(store)
@@ -277,29 +277,6 @@ async def run_outage_drill(
         finally:
             await drill.tear_down()
             gc.collect()  # collect what the drill left now, while aiohttp's reports of it are silenced
-
-
-class _DropUnclosed(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(("Unclosed connection", "Unclosed response"))
-
-
-@contextlib.contextmanager
-def _quiet_unclosed_connections() -> Iterator[None]:
-    """Silence aiohttp's reports of unclosed connections during a drill.
-
-    Connections that a crash cuts, and the answers to polling POSTs that
-    python-engineio never reads, are reported by aiohttp when they are
-    collected. The drill makes many of them on purpose; the reports would land
-    in whatever notebook cell runs at the time. Only those messages are dropped.
-    """
-    quiet = _DropUnclosed()
-    asyncio_logger = logging.getLogger("asyncio")
-    asyncio_logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        asyncio_logger.removeFilter(quiet)
 
 
 class _Drill:

@@ -29,7 +29,6 @@ import logging
 import socket
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from .background import bind_socket
 

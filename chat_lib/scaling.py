@@ -38,7 +38,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ import socketio
 
 from . import protocol
 from .background import BackgroundServer
-from .bench import Measurement, machine_info, summarize
+from .bench import Measurement, Report, machine_info, summarize
 from .cluster import LocalRedis
 
 __all__ = [
@@ -565,7 +565,7 @@ class ScalingConfig:
 
 
 @dataclass
-class ScalingReport:
+class ScalingReport(Report):
     """The results of :func:`run_scaling`: one fan-out and one throughput measurement per setup.
 
     Each measurement's ``params`` hold ``processes`` and ``redis``.
@@ -578,24 +578,6 @@ class ScalingReport:
 
     Introduced in notebook 07.
     """
-
-    measurements: list[Measurement] = field(default_factory=list)
-    machine: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    started_at: str = ""
-    seconds: float = 0.0
-
-    def select(self, kind: str, **params: Any) -> list[Measurement]:
-        """Measurements of ``kind`` whose params include ``params``."""
-        return [m for m in self.measurements
-                if m.kind == kind and all(m.params.get(k) == v for k, v in params.items())]
-
-    def one(self, kind: str, **params: Any) -> Measurement:
-        """The single measurement matching; ``LookupError`` if there is none."""
-        found = self.select(kind, **params)
-        if not found:
-            raise LookupError(f"No {kind} measurement with {params} in this report.")
-        return found[0]
 
     def setups(self) -> list[tuple[int, bool]]:
         """``(processes, redis)`` of each setup measured, baseline first."""
@@ -630,40 +612,6 @@ class ScalingReport:
                 "duplicates": fan["duplicates"] + through["duplicates"],
             })
         return rows
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "started_at": self.started_at,
-            "seconds": self.seconds,
-            "machine": self.machine,
-            "config": self.config,
-            "measurements": [m.to_dict() for m in self.measurements],
-        }
-
-    def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ScalingReport:
-        return cls(
-            measurements=[Measurement.from_dict(m) for m in data.get("measurements", [])],
-            machine=data.get("machine", {}),
-            config=data.get("config", {}),
-            started_at=data.get("started_at", ""),
-            seconds=data.get("seconds", 0.0),
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the report as JSON; returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> ScalingReport:
-        """Read a report written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 async def _start_all(servers: list[BackgroundServer]) -> None:
