@@ -292,7 +292,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def bench_server(**options: Any) -> BackgroundServer:
-    """A chat server for benchmarks: its own process, no rate limit, room for 16 KiB messages.
+    """A chat server for benchmarks: its own process, no rate limit, messages up to BENCH_MAX_MESSAGE_BYTES (64 KiB).
 
     :param options: more :class:`~chat_lib.server.ChatServer` options (JSON-serialisable).
     """
