@@ -32,7 +32,8 @@ def main(host: str, port: str, options_json: str) -> None:
     except ServerStartError as exc:
         print(exc, file=sys.stderr)
         sys.exit(1)
-    server = _uvicorn_server(ChatServer(**options).app)
+    chat = ChatServer(**options)
+    server = _uvicorn_server(chat.app)
     threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
 
     # uvicorn calls startup() before serving; announce the port once it is listening.
@@ -43,7 +44,10 @@ def main(host: str, port: str, options_json: str) -> None:
         print(f"PORT {sock.getsockname()[1]}", flush=True)
 
     server.startup = startup
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        chat.close()  # the log file, and our online entries in Redis
 
 
 if __name__ == "__main__":

@@ -191,8 +191,9 @@ class BackgroundServer:
             message = err.decode(errors="replace").strip().splitlines()
             raise ServerStartError(message[-1] if message else "The chat server process ended during start-up.")
         self.port = int(line.split()[1])
-        # Drain stderr so a chatty server never blocks on a full pipe.
-        threading.Thread(target=self._process.stderr.read, daemon=True).start()
+        # Drain stderr so a chatty server never blocks on a full pipe, and keep
+        # what it says (a crash's traceback) in our log.
+        threading.Thread(target=_forward_to_log, args=(self._process.stderr, self.port), daemon=True).start()
 
     # -- stop ----------------------------------------------------------------
 
@@ -249,8 +250,15 @@ class BackgroundServer:
     def __del__(self) -> None:
         # A forgotten process-mode server would die with us anyway (lifeline);
         # this only makes it quicker.
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+        process = getattr(self, "_process", None)  # absent if __init__ failed
+        if process is not None and process.poll() is None:
+            process.kill()
+
+
+def _forward_to_log(stream: Any, port: int) -> None:
+    with stream:
+        for line in stream:
+            logger.warning("server on port %d: %s", port, line.decode(errors="replace").rstrip())
 
 
 def _read_line(stream: Any, timeout: float) -> str:

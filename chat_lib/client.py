@@ -179,7 +179,11 @@ class ChatClient:
         The chat server's ``'welcome'`` (our nickname, the log's newest offset)
         follows the connection at once; a server that does not send one (the
         tutorial's plain server) costs ``welcome_timeout`` seconds here.
+        Connecting a client that is connected, or reconnecting, does nothing
+        (a notebook cell run twice must not break it).
         """
+        if self._sio.connected or self.status == "reconnecting":
+            return self
         transports = ["polling", "websocket"] if self.requested_transport == "auto" else [self.requested_transport]
         self._set_status("connecting")
         self._closing = False
@@ -232,8 +236,12 @@ class ChatClient:
 
     # -- sending -----------------------------------------------------------------
 
-    async def _call(self, event: str, data: Any, timeout: float | None) -> Any:
-        """Emit with an ack, retrying through reconnections until ``timeout``."""
+    async def _call(self, event: str, data: Any, timeout: float | None, retry: bool = True) -> Any:
+        """Emit with an ack, retrying through reconnections until ``timeout``.
+
+        Only what the server de-duplicates (chat messages, by id) may be sent
+        twice; other events (``retry=False``) get one attempt once connected.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self.status == "disconnected":
@@ -246,6 +254,10 @@ class ChatClient:
             except asyncio.TimeoutError:
                 raise ChatConnectionError(f"No answer from {self.url} for {event!r} within {timeout} s.") from None
             except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+                if not retry:
+                    raise ChatConnectionError(
+                        f"No answer from {self.url} for {event!r}: the connection dropped or the server is busy."
+                    ) from None
                 # The connection dropped, or the ack got lost: send again. The
                 # server knows the message id, so a retry is never stored twice.
                 logger.info("no acknowledgement for %r yet; retrying", event)
@@ -266,22 +278,22 @@ class ChatClient:
 
     async def send_private(self, nickname: str, text: str, timeout: float | None = 10.0) -> dict:
         """Send a private message to everyone online under ``nickname``."""
-        return _checked(await self._call(protocol.PRIVATE_MESSAGE, {"to": nickname, "text": text}, timeout))
+        return _checked(await self._call(protocol.PRIVATE_MESSAGE, {"to": nickname, "text": text}, timeout, retry=False))
 
     async def set_nickname(self, nickname: str) -> str:
         """Change nickname; returns the name the server accepted."""
-        answer = _checked(await self._call(protocol.NICKNAME, nickname, 10.0))
+        answer = _checked(await self._call(protocol.NICKNAME, nickname, 10.0, retry=False))
         self.nickname = answer["nickname"]
         return self.nickname
 
     async def join(self, room: str) -> list[ChatMessage]:
         """Join a room; returns its recent messages."""
-        answer = _checked(await self._call(protocol.JOIN, room, 10.0))
+        answer = _checked(await self._call(protocol.JOIN, room, 10.0, retry=False))
         return [_from_record(record) for record in answer["history"]]
 
     async def leave(self, room: str) -> None:
         """Leave a room."""
-        _checked(await self._call(protocol.LEAVE, room, 10.0))
+        _checked(await self._call(protocol.LEAVE, room, 10.0, retry=False))
 
     async def history(self, count: int = 50) -> list[ChatMessage]:
         """The last ``count`` public messages in the server's log."""
@@ -364,7 +376,8 @@ class ChatClient:
             self._connected.clear()
             self.typing.clear()
             client_side = self._closing or reason == sio.reason.CLIENT_DISCONNECT
-            self._set_status("disconnected" if client_side else "reconnecting")
+            will_retry = sio.reconnection and not client_side
+            self._set_status("reconnecting" if will_retry else "disconnected")
 
         @sio.on(protocol.CHAT_MESSAGE)
         async def chat_message(text: Any, offset: Any = None, meta: Any = None) -> None:

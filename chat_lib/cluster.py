@@ -10,11 +10,8 @@ broadcasts, rooms, private messages, who is online) and one SQLite message log
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -42,12 +39,22 @@ def _redis_server_binary() -> str:
     )
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    # Linux: the kernel sends SIGTERM to redis-server when we die, however we
-    # die, so a crashed kernel leaves no Redis behind.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    os.setsid()  # and a kernel interrupt (SIGINT to its group) does not reach it
+# redis-server runs under this small keeper, in its own session (a kernel
+# interrupt does not reach it). The keeper ends redis-server when its stdin
+# closes, which happens however its parent dies, and ends itself when
+# redis-server does (so a failed start is seen at once): the lifeline of
+# background.py's process-mode servers.
+_KEEPER = """
+import os, signal, subprocess, sys, threading
+redis = subprocess.Popen(sys.argv[1:])
+threading.Thread(target=lambda: os._exit(redis.wait() or 1), daemon=True).start()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+try:
+    sys.stdin.buffer.read()
+finally:
+    redis.terminate()
+    redis.wait()
+"""
 
 
 class LocalRedis:
@@ -88,11 +95,12 @@ class LocalRedis:
             self.port = probe.getsockname()[1]
             probe.close()
         self._process = subprocess.Popen(
-            [_redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()],
+            [sys.executable, "-c", _KEEPER, _redis_server_binary(), "--port", str(self.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()],
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            start_new_session=True,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
@@ -113,13 +121,12 @@ class LocalRedis:
         """Stop the server; idempotent."""
         if self._process is None:
             return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                self._process.kill()
-                self._process.wait()
+        self._process.stdin.close()  # the keeper stops redis-server, then itself
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            self._process.kill()
+            self._process.wait()
         self._process.stderr.close()
         self._process = None
 
@@ -146,13 +153,16 @@ class ServerGroup:
     Introduced in notebook 07.
     """
 
-    def __init__(self, size: int = 3, *, redis_url: str | None = None, store: str | None = None, **options: Any):
+    def __init__(
+        self, size: int = 3, *, redis_url: str | None = None, store: str | None = None, **options: Any
+    ) -> None:
         if size < 1:
             raise ValueError("A server group needs at least one server.")
         self.size = size
         self.options = options
         self.redis = None if redis_url else LocalRedis()
         self.redis_url = redis_url
+        self._own_store = store is None
         self._tempdir = None if store else tempfile.TemporaryDirectory(prefix="chat_lib-")
         self.store = store or str(Path(self._tempdir.name) / "chat.sqlite3")
         self.servers: list[BackgroundServer] = []
@@ -165,6 +175,11 @@ class ServerGroup:
         return f"<ServerGroup {self.size} servers on {self.redis_url}>"
 
     def start(self) -> ServerGroup:
+        if self.servers:
+            return self
+        if self._tempdir is None and self._own_store:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="chat_lib-")
+            self.store = str(Path(self._tempdir.name) / "chat.sqlite3")
         if self.redis is not None:
             self.redis.start()
             self.redis_url = self.redis.url
@@ -188,6 +203,7 @@ class ServerGroup:
         """Stop every server, then Redis; idempotent."""
         for server in self.servers:
             server.stop()
+        self.servers = []
         if self.redis is not None:
             self.redis.stop()
         if self._tempdir is not None:

@@ -144,7 +144,7 @@ def plot_percentiles(
 
 
 def plot_latency_vs_payload(report: BenchReport, *, kind: str = "round_trip", ax: Axes | None = None) -> Axes:
-    """Median latency (bars from p5... to p95 as whiskers) against message size, per transport."""
+    """Median latency (whiskers from the fastest to p95) against message size, per transport."""
     ax = _axes(ax)
     shown = False
     for transport in _TRANSPORTS:

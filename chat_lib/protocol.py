@@ -21,6 +21,18 @@ __all__ = [
     "validate_text",
     "validate_nickname",
     "validate_room",
+    "is_offset",
+    "WELCOME",
+    "USER_JOINED",
+    "USER_LEFT",
+    "ONLINE",
+    "TYPING",
+    "NICKNAME",
+    "JOIN",
+    "LEAVE",
+    "PRIVATE_MESSAGE",
+    "HISTORY",
+    "MAX_ROOM_LENGTH",
 ]
 
 CHAT_MESSAGE = "chat message"  #: client -> server: text; server -> clients: text[, offset, meta]
@@ -66,6 +78,14 @@ def validate_text(text: object, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> s
     if size > max_bytes:
         raise ValueError(f"A chat message may be at most {max_bytes} bytes; this one is {size}.")
     return text
+
+
+MAX_OFFSET = 2**63 - 1  # SQLite's largest integer
+
+
+def is_offset(value: object) -> bool:
+    """Whether ``value`` can be an offset in the log: an integer from 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_OFFSET
 
 
 def validate_nickname(nickname: object) -> str:

@@ -35,8 +35,9 @@ logger = logging.getLogger("chat_lib.server")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
-# Clients that sent an ``auth`` object get the rich form of each broadcast
-# (text, offset, metadata); the rest get the tutorial's bare string.
+# Clients whose ``auth`` object has the key ``serverOffset`` (None for a
+# newcomer) get the rich form of each broadcast (text, offset, metadata); the
+# rest get the tutorial's bare string.
 _RICH = "clients:rich"
 _PLAIN = "clients:plain"
 
@@ -110,7 +111,7 @@ class ChatServer:
                       private messages and the online list then reach every
                       process on it (notebook 07). Checked at start.
     :param transports: the transports offered, default both; ``["polling"]``
-                       plays a network where WebSocket is blocked (notebook 06).
+                       plays a server where WebSocket is not available.
     :param presence: announce joins, leaves and the online list to everybody
                      (default). Each announcement reaches every client, so N
                      connections cost N² messages: fan-out benchmarks with
@@ -140,6 +141,7 @@ class ChatServer:
         if max_message_bytes < 1:
             raise ValueError("max_message_bytes must be at least 1.")
         self.max_message_bytes = max_message_bytes
+        self._owns_store = not isinstance(store, MessageStore)  # close only what we opened
         self.store = store if isinstance(store, MessageStore) else MessageStore(store or ":memory:")
         self.rate_limit = rate_limit
         self.presence = presence
@@ -292,6 +294,9 @@ class ChatServer:
             # The tutorial's final page sends auth {serverOffset}; so do ours.
             rich = isinstance(auth, dict) and "serverOffset" in auth
             nickname = f"guest-{sid[:4]}"
+            if isinstance(auth, dict) and auth and not rich:
+                hint = 'An auth object needs the key "serverOffset" (None for a newcomer) to use the chat\'s features.'
+                await self.sio.emit(protocol.CHAT_ERROR, {"event": "connect", "error": hint}, to=sid)
             if rich and auth.get("nickname") is not None:
                 try:
                     nickname = protocol.validate_nickname(auth["nickname"])
@@ -307,7 +312,7 @@ class ChatServer:
                 if auth.get("logId") not in (None, self.store.log_id):
                     after = None  # offsets from another log mean nothing here
                 welcome = {"nickname": nickname, "offset": self.store.last_offset(), "logId": self.store.log_id}
-                if isinstance(after, int) and not isinstance(after, bool):
+                if protocol.is_offset(after):
                     await self.sio.emit(protocol.WELCOME, welcome, to=sid)
                     await self._catch_up(sid, after)
                 else:
@@ -342,7 +347,7 @@ class ChatServer:
             if member is None:
                 return {"ok": False, "error": "Not connected."}
             if not self._allowed(member):
-                return await self._refuse(sid, protocol.CHAT_MESSAGE, "Too many messages; slow down.")
+                return await self._refuse(sid, protocol.CHAT_MESSAGE, _SLOW_DOWN)
             if len(args) != 1:
                 return await self._refuse(sid, protocol.CHAT_MESSAGE, "Send one message at a time.")
             payload = args[0]
@@ -361,6 +366,10 @@ class ChatServer:
             except ValueError as exc:
                 return await self._refuse(sid, protocol.CHAT_MESSAGE, str(exc))
             message, is_new = self.store.append(message_id or uuid.uuid4().hex, member.nickname, text, room)
+            if not is_new and (message.text, message.nickname, message.room) != (text, member.nickname, room):
+                return await self._refuse(
+                    sid, protocol.CHAT_MESSAGE, "This message id is already used; send again with a new id."
+                )
             if is_new:
                 await self._deliver(message)
             return {"ok": True, "offset": message.offset, "id": message.message_id}
@@ -374,6 +383,8 @@ class ChatServer:
                 return await self._refuse(sid, protocol.NICKNAME, str(exc))
             if member is None:
                 return {"ok": False, "error": "Not connected."}
+            if not self._allowed(member):  # each change is two broadcasts to everybody
+                return await self._refuse(sid, protocol.NICKNAME, _SLOW_DOWN)
             old, member.nickname = member.nickname, new
             if old == new:
                 return {"ok": True, "nickname": new}
@@ -404,6 +415,12 @@ class ChatServer:
                 return await self._refuse(sid, protocol.JOIN, str(exc))
             if member is None or not member.rich:
                 return await self._refuse(sid, protocol.JOIN, "Rooms need a client that sends auth.")
+            if not self._allowed(member):
+                return await self._refuse(sid, protocol.JOIN, _SLOW_DOWN)
+            if room not in member.rooms and len(member.rooms) >= MAX_ROOMS_PER_CLIENT:
+                return await self._refuse(
+                    sid, protocol.JOIN, f"You are in {MAX_ROOMS_PER_CLIENT} rooms; leave one before joining another."
+                )
             member.rooms.add(room)
             await self.sio.enter_room(sid, _room_key(room))
             await self.sio.emit(protocol.JOIN, {"nickname": member.nickname, "room": room}, to=_room_key(room))
@@ -417,6 +434,8 @@ class ChatServer:
             room = room.strip() if isinstance(room, str) else room
             if member is None or not isinstance(room, str) or room not in member.rooms:
                 return await self._refuse(sid, protocol.LEAVE, f"You are not in the room {room!r}.")
+            if not self._allowed(member):
+                return await self._refuse(sid, protocol.LEAVE, _SLOW_DOWN)
             member.rooms.discard(room)
             await self.sio.emit(protocol.LEAVE, {"nickname": member.nickname, "room": room}, to=_room_key(room))
             await self.sio.leave_room(sid, _room_key(room))
@@ -428,7 +447,7 @@ class ChatServer:
             if member is None:
                 return {"ok": False, "error": "Not connected."}
             if not self._allowed(member):
-                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, "Too many messages; slow down.")
+                return await self._refuse(sid, protocol.PRIVATE_MESSAGE, _SLOW_DOWN)
             payload = args[0] if len(args) == 1 else None
             if not isinstance(payload, dict):
                 return await self._refuse(sid, protocol.PRIVATE_MESSAGE, 'Send {"to": nickname, "text": message}.')
@@ -446,13 +465,18 @@ class ChatServer:
 
         @sio.on(protocol.HISTORY)
         async def history(sid: str, *args: Any) -> Any:
+            member = self._members.get(sid)
+            if member is not None and not self._allowed(member):
+                return await self._refuse(sid, protocol.HISTORY, _SLOW_DOWN)
             request = args[0] if len(args) == 1 else None
             if not isinstance(request, dict):
                 return await self._refuse(sid, protocol.HISTORY, 'Ask with {"after": offset} or {"count": n}.')
             after, count = request.get("after"), request.get("count", 50)
             if not isinstance(count, int) or not 0 < count <= 1000:
                 return await self._refuse(sid, protocol.HISTORY, "count must be an integer from 1 to 1000.")
-            if isinstance(after, int):
+            if after is not None and not protocol.is_offset(after):
+                return await self._refuse(sid, protocol.HISTORY, "after must be an offset: an integer from 0.")
+            if after is not None:
                 messages = self.store.since(after, limit=count)
             else:
                 messages = self.store.recent(count)
@@ -471,8 +495,9 @@ class ChatServer:
         await self.sio.emit(protocol.CHAT_MESSAGE, message.text, to=_PLAIN)
 
     def close(self) -> None:
-        """Close the message log and forget our online entries in Redis; idempotent."""
-        self.store.close()
+        """Close the message log (if we opened it) and forget our online entries in Redis; idempotent."""
+        if self._owns_store:
+            self.store.close()
         if self.redis_url is not None:
             import redis
 
@@ -548,6 +573,8 @@ def _nick_room(nickname: str) -> str:
 
 _ONLINE_KEY = "chat_lib:online"  # one hash per server process: sid -> nickname
 _ONLINE_TTL = 6  # seconds; a killed process's entries vanish after this
+MAX_ROOMS_PER_CLIENT = 50
+_SLOW_DOWN = "Too many messages; slow down."
 
 
 def _redis_manager(url: str) -> socketio.AsyncRedisManager:

@@ -5,8 +5,10 @@ broadcasts is durable. A client that comes back tells the server the last offset
 it saw and gets what it missed (notebook 06). Each message also carries a
 client-chosen id, stored once: a retried message is found again, not duplicated.
 
-SQLite in WAL mode is enough for one server process; ``":memory:"`` gives a
-throw-away log for demos and tests.
+SQLite in WAL mode serves one server process, or the few processes of a
+:class:`~chat_lib.cluster.ServerGroup` sharing one file (its lock orders their
+writes, so offsets stay one sequence); ``":memory:"`` gives a throw-away log
+for demos and tests.
 """
 
 from __future__ import annotations
@@ -76,10 +78,13 @@ class MessageStore:
         self._db.executescript(_SCHEMA)
         # Offsets only mean something within one log: a client that comes back
         # to a server with a new log must not skip "already seen" offsets.
+        # One transaction: servers starting together on a new file agree on one id.
+        self._db.execute("BEGIN IMMEDIATE")
         row = self._db.execute("SELECT log_id FROM log_identity").fetchone()
         if row is None:
             row = (uuid.uuid4().hex,)
             self._db.execute("INSERT INTO log_identity VALUES (?)", row)
+        self._db.execute("COMMIT")
         self.log_id: str = row[0]
 
     def append(

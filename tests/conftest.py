@@ -45,3 +45,17 @@ def no_leftover_threads():
         thread.join(5)
     still = [t.name for t in leftover if t.is_alive()]
     assert not still, f"threads left running: {still}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """Every test leaves no child process behind (process-mode servers, redis-server, JupyterLab)."""
+    import psutil
+
+    me = psutil.Process()
+    before = {child.pid for child in me.children(recursive=True)}
+    yield
+    new = [child for child in me.children(recursive=True) if child.pid not in before]
+    _, alive = psutil.wait_procs(new, timeout=5)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes left running: {[(p.pid, p.name()) for p in alive]}"

@@ -148,3 +148,20 @@ async def test_works_against_a_plain_tutorial_server():
         server.should_exit = True
         thread.join(5)
         sock.close()
+
+
+async def test_connect_twice_keeps_the_connection(server):
+    async with ChatClient(server.url) as client:
+        assert await client.connect() is client  # a notebook cell run twice
+        assert client.connected and client.status == "connected"
+        await client.send("still connected")
+
+
+async def test_without_reconnection_a_lost_server_means_disconnected():
+    server = BackgroundServer(ping_interval=1, ping_timeout=1).start()
+    client = await ChatClient(server.url, reconnection=False, transport="websocket").connect()
+    server.stop()
+    await wait_for(lambda: client.status == "disconnected", timeout=10)
+    with pytest.raises(ChatConnectionError, match="call connect"):
+        await client.send("nobody will take this")
+    await client.disconnect()

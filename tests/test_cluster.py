@@ -14,10 +14,10 @@ from chat_lib.background import bind_socket
 FAST = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
 
 
-async def wait_for(condition, timeout: float = 20) -> None:
+async def wait_for(condition, timeout: float = 20, state=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
+        assert time.monotonic() < deadline, f"condition not met in time {state()}"
         await asyncio.sleep(0.05)
 
 
@@ -94,10 +94,10 @@ async def test_killed_servers_clients_move_on_and_catch_up():
         try:
             await mover.send("before")
             pair.servers[0].kill()
-            await wait_for(lambda: mover.status == "reconnecting")
+            await wait_for(lambda: mover.status == "reconnecting", state=lambda: (mover.status, mover.url))
             for i in range(5):
                 await stayer.send(f"while moving {i}")
-            await wait_for(lambda: mover.status == "connected")
+            await wait_for(lambda: mover.status == "connected", state=lambda: (mover.status, mover.url))
             assert mover.url == pair.urls[1]
             await mover.wait_for_count(6)
             texts = [m.text for m in mover.messages]
@@ -146,3 +146,39 @@ def _answers(port: int) -> bool:
         return redis.Redis(port=port, socket_connect_timeout=0.3).ping()
     except redis.exceptions.RedisError:
         return False
+
+
+def test_server_group_start_and_stop_are_idempotent():
+    group = ServerGroup(1, **FAST)
+    try:
+        group.start()
+        urls = group.urls
+        assert group.start().urls == urls  # not a second set of servers
+    finally:
+        group.stop()
+        group.stop()
+    assert group.servers == []
+
+
+def test_local_redis_dies_with_its_parent():
+    import subprocess
+    import sys
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import time; from chat_lib import LocalRedis; r = LocalRedis().start(); "
+         "print(r.port, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        port = int(parent.stdout.readline())
+        assert _answers(port)
+        parent.kill()  # no clean-up code runs: only the keeper's lifeline
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _answers(port):
+            assert time.monotonic() < deadline, "redis-server outlived its parent"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()

@@ -192,3 +192,68 @@ async def test_malformed_engineio_requests_get_4xx(server):
 def test_invalid_max_message_bytes_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         ChatServer(max_message_bytes=0)
+
+
+async def test_reused_id_with_other_text_is_refused(server):
+    async with ChatClient(server.url) as client:
+        await client._sio.call("chat message", {"text": "first", "id": "same-id"})
+        answer = await client._sio.call("chat message", {"text": "second", "id": "same-id"})
+        assert answer == {"ok": False, "error": "This message id is already used; send again with a new id."}
+
+
+async def test_out_of_range_offsets_are_refused_or_ignored(server):
+    async with ChatClient(server.url) as client:
+        await client.send("one")
+        answer = await client._sio.call("history", {"after": 10**30})
+        assert answer == {"ok": False, "error": "after must be an offset: an integer from 0."}
+    huge = socketio.AsyncClient(reconnection=False)
+    welcomed: asyncio.Queue = asyncio.Queue()
+    huge.on("welcome", handler=welcomed.put_nowait)
+    await huge.connect(server.url, transports=["websocket"], auth={"serverOffset": 10**30})
+    try:
+        assert (await asyncio.wait_for(welcomed.get(), 5))["offset"] == 1  # treated as a newcomer
+        async with ChatClient(server.url) as other:
+            await other.send("reaches the newcomer too")
+    finally:
+        await huge.disconnect()
+
+
+async def test_auth_without_server_offset_is_told_how_to_fix_it(server):
+    client = socketio.AsyncClient(reconnection=False)
+    errors: asyncio.Queue = asyncio.Queue()
+    client.on("chat error", handler=errors.put_nowait)
+    await client.connect(server.url, transports=["websocket"], auth={"nickname": "ada"})
+    try:
+        error = await asyncio.wait_for(errors.get(), 5)
+        assert 'needs the key "serverOffset"' in error["error"]
+    finally:
+        await client.disconnect()
+
+
+async def test_rooms_per_client_are_capped(server):
+    from chat_lib.server import MAX_ROOMS_PER_CLIENT
+
+    async with ChatClient(server.url) as client:
+        for i in range(MAX_ROOMS_PER_CLIENT):
+            await client.join(f"room {i}")
+        with pytest.raises(MessageRejected, match="leave one before joining another"):
+            await client.join("one too many")
+
+
+async def test_nickname_changes_are_rate_limited():
+    with BackgroundServer(rate_limit=(1, 3), ping_interval=2) as limited:
+        async with ChatClient(limited.url) as client:
+            answers = [await client._sio.call("nickname", f"name{i}") for i in range(6)]
+    assert answers[-1] == {"ok": False, "error": "Too many messages; slow down."}
+
+
+def test_a_store_passed_in_survives_a_server_restart(tmp_path):
+    from chat_lib import MessageStore
+
+    store = MessageStore(tmp_path / "log.sqlite3")
+    server = BackgroundServer(store=store, ping_interval=2)
+    for _ in range(2):  # stop() must not close a store it did not open
+        server.start()
+        server.stop()
+    assert store.append("id", "ada", "still open")[1] is True
+    store.close()
