@@ -175,8 +175,9 @@ class ServerGroup:
         return f"<ServerGroup {self.size} servers on {self.redis_url}>"
 
     def start(self) -> ServerGroup:
-        if self.servers:
+        if any(server.running for server in self.servers):
             return self
+        self.servers = []
         if self._tempdir is None and self._own_store:
             self._tempdir = tempfile.TemporaryDirectory(prefix="chat_lib-")
             self.store = str(Path(self._tempdir.name) / "chat.sqlite3")
@@ -201,9 +202,8 @@ class ServerGroup:
 
     def stop(self) -> None:
         """Stop every server, then Redis; idempotent."""
-        for server in self.servers:
+        for server in self.servers:  # kept, stopped: their ports stay readable
             server.stop()
-        self.servers = []
         if self.redis is not None:
             self.redis.stop()
         if self._tempdir is not None:
