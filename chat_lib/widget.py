@@ -54,6 +54,8 @@ T = TypeVar("T")
 TYPING_IDLE_SECONDS = 2.0
 # The browser page's syntax for a private message, so both faces agree.
 _PRIVATE = re.compile(r"^/msg\s+(\S+)\s+(.+)$", re.DOTALL)
+_ROOM_COMMAND = re.compile(r"^/(join|leave)\s+(\S+)\s*$")  # rooms, notebook 03
+_ROOM_MESSAGE = re.compile(r"^#(\S+)\s+(.+)$", re.DOTALL)
 
 _STATUS_COLOURS = {
     "connected": "#15803d", "connecting": "#b45309", "reconnecting": "#b45309", "disconnected": "#b91c1c",
@@ -313,7 +315,9 @@ class ChatWidget:
     async def send(self, text: str, *, timeout: float | None = 30.0) -> dict | None:
         """Send ``text`` as if it were typed into the box and Enter pressed.
 
-        ``/msg name text`` sends a private message, as in the browser page.
+        As in the browser page, ``/msg name text`` sends a private message,
+        ``/join room`` and ``/leave room`` enter and leave a room, and
+        ``#room text`` sends to a room.
         While the connection is being re-established the message waits for it
         (the client retries); when the chat is disconnected it raises.
 
@@ -334,7 +338,18 @@ class ChatWidget:
         private = _PRIVATE.match(text)
         if private:
             return await self.client.send_private(private[1], private[2], timeout=timeout)
-        answer = await self.client.send(text, timeout=timeout)
+        command = _ROOM_COMMAND.match(text)
+        if command:
+            if command[1] == "join":
+                await self.client.join(command[2])
+            else:
+                await self.client.leave(command[2])
+            return {"ok": True, "room": command[2]}
+        room_message = _ROOM_MESSAGE.match(text)
+        if room_message:
+            answer = await self.client.send(room_message[2], room=room_message[1], timeout=timeout)
+        else:
+            answer = await self.client.send(text, timeout=timeout)
         self._sent_ids.add(answer["id"])
         # The broadcast can arrive before the acknowledgement: mark it now.
         for entry in self.entries:

@@ -273,3 +273,18 @@ async def test_plain_server_gets_bare_strings(plain_server):
     finally:
         await other.disconnect()
         await widget.disconnect()
+
+
+async def test_room_commands_work_as_in_the_page(ada, bob):
+    await bob.join("lounge")
+    await ada.send("/join lounge")
+    await ada.send("#lounge only for the lounge")
+    heard = await bob.wait_for_message(lambda m: m.text == "only for the lounge")
+    assert heard.room == "lounge"
+    entry = await ada.wait_for("only for the lounge")
+    assert entry.room == "lounge"
+    await ada.send("/leave lounge")
+    await bob.send("after ada left", room="lounge")
+    await bob.send("public marker")
+    await ada.wait_for("public marker")
+    assert "after ada left" not in [e.text for e in ada.entries]
