@@ -354,7 +354,11 @@ class _Probe:
 
     async def connect(self, url: str, timeout: float = 15.0) -> _Probe:
         transports = ["polling", "websocket"] if self.transport == "auto" else [self.transport]
-        await self.sio.connect(url, transports=transports, wait_timeout=timeout)
+        try:
+            await self.sio.connect(url, transports=transports, wait_timeout=timeout)
+        except socketio.exceptions.ConnectionError:
+            await self.sio.eio.disconnect(abort=True)  # closes the HTTP session a failed attempt leaves open
+            raise
         return self
 
     async def send(self, index: int, payload_bytes: int) -> None:
@@ -487,7 +491,11 @@ async def measure_push_latency(
     lost = 0
     async with _route(url, network_delay_ms) as (target, _):
         receiver = await _Probe(transport).connect(target)
-        sender = await _Probe(sender_transport).connect(target)
+        try:
+            sender = await _Probe(sender_transport).connect(target)
+        except BaseException:
+            await _close_all([receiver])  # else it would keep polling in the reader's kernel
+            raise
         try:
             for round_ in range(warmup + count):
                 first = round_ * burst
@@ -629,7 +637,11 @@ async def measure_fan_out(
     began = time.perf_counter()
     receivers = await _connect_many(url, transport, clients, connect_concurrency)
     connect_seconds = time.perf_counter() - began
-    sender = await _Probe(sender_transport).connect(url)
+    try:
+        sender = await _Probe(sender_transport).connect(url)
+    except BaseException:
+        await _close_all(receivers)
+        raise
     samples: list[float] = []
     deliveries: list[float] = []
     received = 0
