@@ -23,7 +23,7 @@ def require_chromium() -> str:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium_path() -> str:
     return require_chromium()
 

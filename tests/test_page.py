@@ -68,9 +68,9 @@ async def playwright_session() -> AsyncIterator[_Session]:
             await session.browser.close()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser(playwright_session: _Session, chromium_path: str) -> Browser:
-    """One Chromium for the whole module, launched by the first test that needs it."""
+    """One Chromium for the whole module, launched before the first test's leak checks count processes."""
     if playwright_session.browser is None:
         playwright_session.browser = await playwright_session.playwright.chromium.launch(
             executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS

@@ -51,6 +51,12 @@ async def test_kill_and_restart_twice_loses_and_duplicates_nothing(tmp_path):
                 state=lambda: [(c.status, c.transport, c._sio.eio.state) for c in clients],
             )
             server = BackgroundServer(mode="process", port=port, store=store, **FAST).start()
+            # Everybody back before the next crash, so each client lives through both.
+            await wait_for(
+                lambda: all(c.status == "connected" for c in clients),
+                timeout=30,
+                state=lambda: [(c.status, c.transport) for c in clients],
+            )
         await asyncio.wait_for(asyncio.gather(*typists), 120)
         total = per_client * len(clients)
         for client in clients:
