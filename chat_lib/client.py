@@ -151,6 +151,11 @@ class ChatClient:
         ``"notice"``, ``"online"``, ``"typing"``, ``"status"``."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener``; nothing happens if it was not added."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _announce(self, kind: str, data: Any) -> None:
         for listener in self._listeners:
             try:

@@ -251,6 +251,7 @@ class ChatWidget:
 
     def close(self) -> None:
         """Remove the chat box from the page (the connection stays; see :meth:`disconnect`)."""
+        self.client.remove_listener(self._on_client_event)  # a closed box must not be updated
         self.box.close()
         for widget in (self.status_line, self.nickname_box, self.online_line, self.message_list,
                        self.typing_line, self.input, self.send_button):

@@ -165,3 +165,20 @@ async def test_without_reconnection_a_lost_server_means_disconnected():
     with pytest.raises(ChatConnectionError, match="call connect"):
         await client.send("nobody will take this")
     await client.disconnect()
+
+
+async def test_removed_listener_hears_nothing_more(server):
+    heard: list[str] = []
+    client = ChatClient(server.url)
+
+    def listener(kind, data):
+        heard.append(kind)
+
+    client.add_listener(listener)
+    async with client:
+        client.remove_listener(listener)
+        client.remove_listener(listener)  # harmless twice
+        count = len(heard)
+        await client.send("unheard")
+        await client.wait_for_message()
+    assert len(heard) == count
