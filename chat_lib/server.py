@@ -164,7 +164,7 @@ class ChatServer:
             # Room for the longest message plus JSON framing, not megabytes.
             max_http_buffer_size=max(64 * 1024, 8 * max_message_bytes),
         )
-        self.app = _RejectUndecodablePolls(
+        self.app = _HttpGuard(
             socketio.ASGIApp(
                 self.sio,
                 static_files={
@@ -507,11 +507,15 @@ class ChatServer:
                 pass  # they expire by themselves
 
 
-class _RejectUndecodablePolls:
-    """ASGI middleware: a long-polling POST must be UTF-8 text, else 400.
+class _HttpGuard:
+    """ASGI middleware: clear 4xx answers where python-engineio would fail.
 
-    Engine.IO 4 sends polling payloads as text (binary goes base64); python-
-    engineio answers a body that is not UTF-8 with an internal error and a 200.
+    * A long-polling POST must be UTF-8 text, else 400: Engine.IO 4 sends
+      polling payloads as text (binary goes base64), and python-engineio
+      answers a body that is not UTF-8 with an internal error and a 200.
+    * A WebSocket anywhere but ``/socket.io/`` is refused with 403: python-
+      engineio would answer it with a plain HTTP response, which uvicorn
+      turns into a 500.
     """
 
     def __init__(self, app: Any, max_body_bytes: int) -> None:
@@ -519,6 +523,10 @@ class _RejectUndecodablePolls:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and not scope["path"].startswith("/socket.io"):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})  # before accept: uvicorn answers 403
+            return
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/socket.io"):
             await self.app(scope, receive, send)
             return

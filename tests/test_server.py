@@ -257,3 +257,12 @@ def test_a_store_passed_in_survives_a_server_restart(tmp_path):
         server.stop()
     assert store.append("id", "ada", "still open")[1] is True
     store.close()
+
+
+async def test_websocket_outside_socketio_path_is_refused_with_403(server):
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(server.url.replace("http", "ws") + "/")
+    assert refused.value.status == 403
