@@ -55,7 +55,16 @@ def no_leftover_processes():
     me = psutil.Process()
     before = {child.pid for child in me.children(recursive=True)}
     yield
-    new = [child for child in me.children(recursive=True) if child.pid not in before]
+
+    def ours(process: psutil.Process) -> bool:
+        # Started by this test, not by a long-lived helper of the module (a
+        # shared Chromium starts renderer processes whenever a page opens).
+        try:
+            return process.pid not in before and not any(p.pid in before for p in process.parents())
+        except psutil.NoSuchProcess:
+            return False
+
+    new = [child for child in me.children(recursive=True) if ours(child)]
     _, alive = psutil.wait_procs(new, timeout=5)
     alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"processes left running: {[(p.pid, p.name()) for p in alive]}"
