@@ -381,7 +381,10 @@ class ChatClient:
             self._connected.clear()
             self.typing.clear()
             client_side = self._closing or reason == sio.reason.CLIENT_DISCONNECT
-            will_retry = sio.reconnection and not client_side
+            # python-socketio reconnects only if Engine.IO still thought itself
+            # connected (a lost connection), not when the server said goodbye.
+            server_side = reason == sio.reason.SERVER_DISCONNECT
+            will_retry = sio.reconnection and not (client_side or server_side) and sio.eio.state == "connected"
             self._set_status("reconnecting" if will_retry else "disconnected")
 
         @sio.on(protocol.CHAT_MESSAGE)

@@ -182,3 +182,12 @@ async def test_removed_listener_hears_nothing_more(server):
         await client.send("unheard")
         await client.wait_for_message()
     assert len(heard) == count
+
+
+async def test_dropped_by_the_server_means_disconnected_not_reconnecting(server):
+    client = await ChatClient(server.url, transport="websocket").connect()
+    await client._sio.eio.send("2" + "[" * 5000 + "]" * 5000)  # undecodable: the server drops us
+    await wait_for(lambda: client.status == "disconnected", timeout=10)
+    await asyncio.sleep(1.5)  # longer than the first reconnection delay: none is attempted
+    assert client.status == "disconnected" and not client.connected
+    await client.disconnect()
