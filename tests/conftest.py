@@ -28,6 +28,25 @@ def chromium_path() -> str:
     return require_chromium()
 
 
+# Headless, as root, and quiet: without the background-networking flags Chromium
+# keeps trying hosts this machine cannot reach.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium_launch_options(chromium_path: str) -> dict:
+    """Keyword arguments for Playwright's ``chromium.launch`` with Debian's chromium."""
+    return {"executable_path": chromium_path, "headless": True, "args": CHROMIUM_ARGS}
+
+
 @pytest.fixture
 def server():
     """A thread-mode chat server with short pings, so polling clients leave fast."""

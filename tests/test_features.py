@@ -441,23 +441,12 @@ async def test_connection_to_a_stopped_server_raises_a_clear_error(server):
 
 # -- the same features in the browser page --------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-
-
 @pytest.mark.browser
-async def test_page_rooms_join_send_receive_and_leave(server, chromium_path):
+async def test_page_rooms_join_send_receive_and_leave(server, chromium_launch_options):
     from playwright.async_api import async_playwright, expect
 
     async with ChatClient(server.url, nickname="ada", transport="websocket") as ada, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(**chromium_launch_options)
         try:
             page = await browser.new_page()
             page.set_default_timeout(5000)

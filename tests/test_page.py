@@ -32,15 +32,6 @@ from chat_lib import BackgroundServer, ChatClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 WAIT_MS = 5000  # every wait in the page; the server answers within milliseconds
 MARKUP = "<script>window.pwned=1</script><b>bold</b>"
@@ -69,12 +60,10 @@ async def playwright_session() -> AsyncIterator[_Session]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser(playwright_session: _Session, chromium_path: str) -> Browser:
+async def browser(playwright_session: _Session, chromium_launch_options: dict) -> Browser:
     """One Chromium for the whole module, launched before the first test's leak checks count processes."""
     if playwright_session.browser is None:
-        playwright_session.browser = await playwright_session.playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
+        playwright_session.browser = await playwright_session.playwright.chromium.launch(**chromium_launch_options)
     return playwright_session.browser
 
 

@@ -34,8 +34,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 NOTEBOOK_CELL = """\
 import os
 from chat_lib import ChatWidget
@@ -186,14 +184,14 @@ def run_cell(page, index: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"cell {index} never started running")
 
 
-def test_widget_chats_with_the_browser_page(lab: JupyterLab, server, chromium_path: str) -> None:
+def test_widget_chats_with_the_browser_page(lab: JupyterLab, server, chromium_launch_options: dict) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     lab_text = "hello from the lab <i>not italic</i>"
     page_text = "hello from the browser"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**chromium_launch_options)
         pages = []
         try:
             notebook = browser.new_page(viewport={"width": 1200, "height": 760})
