@@ -11,6 +11,7 @@ import hashlib
 import re
 import socket
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -79,7 +80,7 @@ def test_vendored_client_licence_is_present():
 def test_page_references_no_external_url():
     parser = _References()
     parser.feed((STATIC_DIR / "index.html").read_text())
-    assert ("script", "/static/vendor/socket.io.min.js") in parser.urls
+    assert ("script", "static/vendor/socket.io.min.js") in parser.urls
     external = [(tag, url) for tag, url in parser.urls if re.match(r"^(https?:)?//", url, re.IGNORECASE)]
     assert not external, f"the page must work offline, but it loads {external}"
     assert "cdn" not in (STATIC_DIR / "index.html").read_text().lower()
@@ -96,6 +97,32 @@ def test_server_serves_the_page_at_root(static_server):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.content == (STATIC_DIR / "index.html").read_bytes()
+
+
+def _page_urls() -> list[str]:
+    parser = _References()
+    parser.feed((STATIC_DIR / "index.html").read_text())
+    return [url for _, url in parser.urls if not url.startswith("data:")]
+
+
+def test_page_urls_are_relative_so_it_works_under_a_prefix():
+    # Behind JupyterLab's /proxy/PORT/ an absolute /static/... would reach the Jupyter server.
+    absolute = [url for url in _page_urls() if url.startswith("/")]
+    assert not absolute, f"the page must work under a path prefix, but it loads {absolute}"
+    script = (STATIC_DIR / "index.html").read_text()
+    assert 'path: new URL("socket.io/", location.href).pathname' in script
+
+
+@pytest.mark.parametrize("prefix", ["/", "/proxy/3000/", "/user/ada/proxy/3000/"])
+def test_page_assets_resolve_to_files_the_server_serves(static_server, prefix):
+    # What a proxy that strips ``prefix`` would forward for each asset the page loads.
+    urls = _page_urls()
+    assert urls
+    for url in urls:
+        path = urljoin(f"http://127.0.0.1{prefix}?name=ada", url).split("127.0.0.1", 1)[1]
+        assert path.startswith(prefix)
+        response = httpx.get(static_server.url + "/" + path[len(prefix):], timeout=5)
+        assert response.status_code == 200, f"{url} under {prefix}"
 
 
 def test_server_serves_the_vendored_client_as_javascript(static_server):
