@@ -4,7 +4,8 @@ Each module is one concept; see the README for the notebook that introduces it.
 
 Names are imported on first use: a process-mode server (``chat_lib._child``)
 then loads the server alone, not ipywidgets, numpy and matplotlib, and starts
-in a third of the time.
+in a third of the time. The measurements live in :mod:`chat_lib.lab` (the extra
+``chat_lib[lab]``); their main names are re-exported here for the notebooks.
 """
 
 from __future__ import annotations
@@ -14,35 +15,36 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> the module that defines it
+# public name -> the module that defines it (a dotted path for a subpackage's module)
 _EXPORTS = {
     "BackgroundServer": "background",
-    "BenchReport": "bench",
-    "Measurement": "bench",
-    "SuiteConfig": "bench",
-    "run_suite": "bench",
     "ChatClient": "client",
     "ChatMessage": "client",
-    "LocalRedis": "cluster",
-    "ServerGroup": "cluster",
-    "DrillResult": "drill",
-    "run_outage_drill": "drill",
     "ChatConnectionError": "errors",
     "ChatError": "errors",
     "MessageRejected": "errors",
     "ServerStartError": "errors",
-    "DelayProxy": "netem",
-    "ProxyStats": "netem",
-    "ScalingConfig": "scaling",
-    "ScalingReport": "scaling",
-    "measure_group_fan_out": "scaling",
-    "measure_group_throughput": "scaling",
-    "run_scaling": "scaling",
     "ChatServer": "server",
     "create_app": "server",
     "MessageStore": "store",
     "StoredMessage": "store",
     "ChatWidget": "widget",
+    # measurements: chat_lib.lab, the optional extra chat_lib[lab]
+    "LocalRedis": "lab.cluster",
+    "ServerGroup": "lab.cluster",
+    "DelayProxy": "lab.delay_proxy",
+    "ProxyStats": "lab.delay_proxy",
+    "run_outage_drill": "lab.drill",
+    "DrillResult": "lab.drill_result",
+    "measure_group_fan_out": "lab.group_bench",
+    "measure_group_throughput": "lab.group_bench",
+    "Measurement": "lab.report",
+    "run_scaling": "lab.scaling",
+    "ScalingConfig": "lab.scaling",
+    "ScalingReport": "lab.scaling",
+    "BenchReport": "lab.suite",
+    "run_suite": "lab.suite",
+    "SuiteConfig": "lab.suite",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -62,13 +64,16 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for editors and type checkers
     from .background import BackgroundServer
-    from .bench import BenchReport, Measurement, SuiteConfig, run_suite
     from .client import ChatClient, ChatMessage
-    from .cluster import LocalRedis, ServerGroup
-    from .drill import DrillResult, run_outage_drill
     from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
-    from .netem import DelayProxy, ProxyStats
-    from .scaling import ScalingConfig, ScalingReport, measure_group_fan_out, measure_group_throughput, run_scaling
+    from .lab.cluster import LocalRedis, ServerGroup
+    from .lab.delay_proxy import DelayProxy, ProxyStats
+    from .lab.drill import run_outage_drill
+    from .lab.drill_result import DrillResult
+    from .lab.group_bench import measure_group_fan_out, measure_group_throughput
+    from .lab.report import Measurement
+    from .lab.scaling import ScalingConfig, ScalingReport, run_scaling
+    from .lab.suite import BenchReport, SuiteConfig, run_suite
     from .server import ChatServer, create_app
     from .store import MessageStore, StoredMessage
     from .widget import ChatWidget

@@ -78,8 +78,8 @@ def bench(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # files only, no window
     from tqdm import tqdm
 
-    from .bench import SuiteConfig, run_suite_sync
-    from .plots import save_charts
+    from .lab.suite import SuiteConfig, run_suite_sync
+    from .lab.plots import save_charts
 
     config = SuiteConfig.quick() if args.quick else SuiteConfig.full()
     out = Path(args.out)

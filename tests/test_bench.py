@@ -12,17 +12,16 @@ import json
 import pytest
 
 from chat_lib import BenchReport, Measurement, SuiteConfig, run_suite
-from chat_lib.bench import (
+from chat_lib.lab.bench import (
     bench_server,
-    machine_info,
     measure_fan_out,
     measure_push_latency,
     measure_round_trips,
     measure_setup,
     measure_throughput,
     measure_wire_bytes,
-    summarize,
 )
+from chat_lib.lab.report import machine_info, summarize
 
 TRANSPORTS = ["websocket", "polling"]
 

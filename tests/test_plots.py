@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from chat_lib import BenchReport, SuiteConfig, run_suite  # noqa: E402
-from chat_lib import plots  # noqa: E402
-from chat_lib.bench import bench_server  # noqa: E402
+from chat_lib.lab import plots  # noqa: E402
+from chat_lib.lab.bench import bench_server  # noqa: E402
 
 CHARTS = [
     plots.plot_latency_cdf,

@@ -15,8 +15,8 @@ import psutil
 import pytest
 
 from chat_lib import ScalingConfig, ScalingReport, ServerGroup, measure_group_fan_out, measure_group_throughput
-from chat_lib.bench import Measurement
-from chat_lib.scaling import SERVER_OPTIONS, run_scaling, setup_label
+from chat_lib.lab.report import Measurement
+from chat_lib.lab.scaling import SERVER_OPTIONS, run_scaling, setup_label
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .background import BackgroundServer, bind_socket
-from .errors import ServerStartError
+from ..background import BackgroundServer, bind_socket
+from ..errors import ServerStartError
 
 __all__ = ["LocalRedis", "ServerGroup"]
 
-logger = logging.getLogger("chat_lib.cluster")
+logger = logging.getLogger("chat_lib.lab.cluster")
 
 
 def _redis_server_binary() -> str:
@@ -110,7 +110,8 @@ class LocalRedis:
                 break
             except redis.exceptions.ConnectionError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
-                    error = self._process.stderr.read().decode(errors="replace").strip() if self._process.poll() is not None else ""
+                    exited = self._process.poll() is not None
+                    error = self._process.stderr.read().decode(errors="replace").strip() if exited else ""
                     self.stop()
                     raise ServerStartError(f"redis-server did not start on port {self.port}. {error}".strip()) from None
                 time.sleep(0.02)

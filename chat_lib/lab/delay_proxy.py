@@ -30,11 +30,11 @@ import socket
 import threading
 from dataclasses import asdict, dataclass
 
-from .background import bind_socket
+from ..background import bind_socket
 
 __all__ = ["DelayProxy", "ProxyStats"]
 
-logger = logging.getLogger("chat_lib.netem")
+logger = logging.getLogger("chat_lib.lab.delay_proxy")
 
 _FORBIDDEN = (
     b"HTTP/1.1 403 Forbidden\r\n"
@@ -280,7 +280,8 @@ class DelayProxy:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         blocked = " block_websocket" if self.block_websocket else ""
-        return f"<DelayProxy {self.url} -> {self.target[0]}:{self.target[1]} delay={self.delay * 1000:g} ms{blocked} {state}>"
+        target = f"{self.target[0]}:{self.target[1]}"
+        return f"<DelayProxy {self.url} -> {target} delay={self.delay * 1000:g} ms{blocked} {state}>"
 
     def reset_stats(self) -> ProxyStats:
         """Start counting afresh; returns the counts so far."""

@@ -1,6 +1,6 @@
-"""Charts of benchmark results (:mod:`chat_lib.bench`), one idea per chart.
+"""Charts of benchmark results (:mod:`chat_lib.lab.bench`), one idea per chart.
 
-Every function takes a :class:`~chat_lib.bench.BenchReport`, draws on ``ax``
+Every function takes a :class:`~chat_lib.lab.suite.BenchReport`, draws on ``ax``
 (a new figure if ``None``) and returns the Axes, in the style of pandas and
 seaborn, so charts can be combined into a grid or saved one by one
 (:func:`save_charts`). Colours stay the same for a transport throughout:
@@ -19,7 +19,8 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.axes import Axes
 
-from .bench import BenchReport, Measurement
+from .report import Measurement
+from .suite import BenchReport
 
 __all__ = [
     "COLORS",
@@ -34,7 +35,7 @@ __all__ = [
     "save_charts",
 ]
 
-logger = logging.getLogger("chat_lib.plots")
+logger = logging.getLogger("chat_lib.lab.plots")
 
 #: One colour per transport, in every chart.
 COLORS = {"websocket": "#1f77b4", "polling": "#ff7f0e", "auto": "#2ca02c"}

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from chat_lib import ChatClient, ChatConnectionError, DelayProxy, ProxyStats
-from chat_lib.netem import _HttpFollower
+from chat_lib.lab.delay_proxy import _HttpFollower
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
