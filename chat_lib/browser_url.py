@@ -47,15 +47,16 @@ def browser_url(
     3. JupyterHub: when ``JUPYTERHUB_SERVICE_PREFIX`` is set (``/user/ada/``)
        and the ``jupyter_server_proxy`` package can be imported here, the
        proxy path ``/user/ada/proxy/PORT/``.
-    4. A Jupyter server started this process (it is an ancestor process and
-       has left its ``jpserver-PID.json`` in the Jupyter runtime directory,
+    4. A Jupyter server started this process (it is the parent process, or
+       the grandparent for a kernel started through a wrapper, and has left
+       its ``jpserver-PID.json`` in the Jupyter runtime directory,
        ``$JUPYTER_RUNTIME_DIR`` or jupyter_core's default) and
        ``jupyter_server_proxy`` can be imported here: that server's
        ``base_url`` + ``proxy/PORT/``. This holds for a local JupyterLab too,
        because the kernel cannot tell whether the browser is on its machine
        (an ssh tunnel to a lab on 127.0.0.1 looks local, and is not).
-    5. Otherwise (plain Python, ``jupyter nbconvert``/nbval, VS Code, a
-       server without the proxy): ``http://HOST:PORT/``, with ``127.0.0.1``
+    5. Otherwise (plain Python, ``jupyter nbconvert``/nbval even when run
+       from a JupyterLab terminal, VS Code, a server without the proxy): ``http://HOST:PORT/``, with ``127.0.0.1``
        for a server bound to every address.
 
     The proxy paths of rules 3 and 4 start with ``/`` and carry no host: the
@@ -109,8 +110,12 @@ def _has_server_proxy() -> bool:
     return importlib.util.find_spec("jupyter_server_proxy") is not None
 
 
-def _ancestor_pids(limit: int = 10) -> list[int]:
-    """Parent, grandparent, ... of this process (a kernel's parent is usually its Jupyter server)."""
+def _ancestor_pids(limit: int = 2) -> list[int]:
+    """Parent and grandparent of this process (a kernel's parent is usually its Jupyter server).
+
+    No further: a kernel that nbval or nbconvert started from a terminal in
+    JupyterLab has that JupyterLab further up, and is not served by it.
+    """
     try:
         import psutil
     except ImportError:

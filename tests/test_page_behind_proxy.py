@@ -111,7 +111,9 @@ def test_page_chats_through_jupyterlabs_proxy_on_websocket_and_polling(
             on_websocket = context.new_page()
             pages.append(("websocket", on_websocket))
             on_websocket.on("websocket", lambda ws: sockets.append(ws.url))
-            on_websocket.goto(f"{proxied}?name=ws")
+            # Without the final slash (a hand-typed address) the page adds it to its address.
+            on_websocket.goto(f"{lab.base}{prefix.rstrip('/')}?name=ws")
+            on_websocket.wait_for_url(f"{proxied}?name=ws", timeout=WAIT_MS)
             on_polling = context.new_page()
             pages.append(("polling", on_polling))
             on_polling.on("websocket", lambda ws: sockets.append(ws.url))
@@ -141,7 +143,11 @@ def test_page_chats_through_jupyterlabs_proxy_on_websocket_and_polling(
 
             # Every request of the chat pages went through the proxy prefix: none to the Lab's own
             # /static/ or /socket.io/, which is where absolute URLs in the page would have gone.
-            chat_requests = [url for url in requests if "socket.io" in url or "/static/vendor/" in url]
+            # One exception: for the address without its slash, Chromium's preload scanner fetches the
+            # script beside PREFIX before the page has fixed its address (a harmless 404 from Jupyter).
+            stray = f"{lab.base}{prefix.rstrip('/').rsplit('/', 1)[0]}/static/vendor/socket.io.min.js"
+            chat_requests = [url for url in requests if ("socket.io" in url or "/static/vendor/" in url)
+                             and url != stray]
             assert chat_requests and all(url.startswith(proxied) for url in chat_requests), chat_requests
             assert any("transport=polling" in url for url in chat_requests)
             chat_sockets = [url for url in sockets if "socket.io" in url]
