@@ -18,14 +18,21 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (a dotted path for a subpackage's module)
 _EXPORTS = {
     "BackgroundServer": "background",
+    "BrowserLink": "browser_address",
+    "browser_link": "browser_address",
+    "browser_url": "browser_address",
+    "ChatConfig": "config",
     "ChatClient": "client",
     "ChatMessage": "client",
     "ChatConnectionError": "errors",
     "ChatError": "errors",
     "MessageRejected": "errors",
     "ServerStartError": "errors",
+    "Chat": "server",
+    "ChatNamespace": "server",
     "ChatServer": "server",
     "create_app": "server",
+    "create_tutorial_app": "tutorial",
     "MessageStore": "store",
     "StoredMessage": "store",
     "ChatWidget": "widget",
@@ -64,6 +71,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for editors and type checkers
     from .background import BackgroundServer
+    from .browser_address import BrowserLink, browser_link, browser_url
     from .client import ChatClient, ChatMessage
     from .errors import ChatConnectionError, ChatError, MessageRejected, ServerStartError
     from .lab.cluster import LocalRedis, ServerGroup
@@ -74,6 +82,8 @@ if TYPE_CHECKING:  # for editors and type checkers
     from .lab.report import Measurement
     from .lab.scaling import ScalingConfig, ScalingReport, run_scaling
     from .lab.suite import BenchReport, SuiteConfig, run_suite
-    from .server import ChatServer, create_app
+    from .config import ChatConfig
+    from .server import Chat, ChatNamespace, ChatServer, create_app
+    from .tutorial import create_tutorial_app
     from .store import MessageStore, StoredMessage
     from .widget import ChatWidget

@@ -12,6 +12,7 @@ import signal
 import sys
 
 from . import protocol
+from .config import ChatConfig
 
 __all__ = ["main"]
 
@@ -24,6 +25,34 @@ def _default_port() -> int:
         return int(value)
     except ValueError:
         sys.exit(f"PORT must be a number, not {value!r}.")
+
+
+def _rate_limit(value: str) -> tuple[float, float] | None:
+    if value == "off":
+        return None
+    try:
+        rate, burst = (float(part) for part in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RATE/BURST such as 20/200, or off; not {value!r}") from None
+    return rate, burst
+
+
+def _config(args: argparse.Namespace) -> ChatConfig:
+    try:
+        return ChatConfig(
+            max_message_bytes=args.max_message_bytes,
+            max_payload_bytes=args.max_payload_bytes,
+            store=None if args.store == ":memory:" else args.store,
+            cors_allowed_origins=tuple(args.cors_origin) if args.cors_origin else None,
+            rate_limit=args.rate_limit,
+            ping_interval=args.ping_interval,
+            ping_timeout=args.ping_timeout,
+            redis_url=args.redis_url,
+            transports=tuple(args.transport) if args.transport else None,
+            presence=not args.no_presence,
+        )
+    except ValueError as exc:
+        sys.exit(f"python -m chat_lib serve: {exc}")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -39,11 +68,7 @@ def serve(args: argparse.Namespace) -> int:
         # The message names the Python API's port=0; say it the command line's way.
         print(str(exc).replace("pass port=0", "pass --port 0"), file=sys.stderr)
         return 1
-    chat = ChatServer(
-        max_message_bytes=args.max_message_bytes,
-        store=args.store,
-        cors_allowed_origins=args.cors_origin or None,
-    )
+    chat = ChatServer(_config(args))
     port = sock.getsockname()[1]
     shown_host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     config = uvicorn.Config(
@@ -101,8 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve_parser.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 3000; 0 picks a free one)")
     serve_parser.add_argument("--store", default=":memory:", help="SQLite file for the message log (default: in memory)")
-    serve_parser.add_argument("--max-message-bytes", type=int, default=protocol.DEFAULT_MAX_MESSAGE_BYTES)
+    serve_parser.add_argument("--max-message-bytes", type=int, default=protocol.DEFAULT_MAX_MESSAGE_BYTES,
+                              help="longest chat message, in UTF-8 bytes (default %(default)s)")
+    serve_parser.add_argument("--max-payload-bytes", type=int, default=protocol.DEFAULT_MAX_PAYLOAD_BYTES,
+                              help="largest polling POST or WebSocket frame; larger POSTs get 413 (default %(default)s)")
     serve_parser.add_argument("--cors-origin", action="append", help="allow a page from this origin (repeatable)")
+    serve_parser.add_argument("--rate-limit", type=_rate_limit, default=ChatConfig.rate_limit, metavar="RATE/BURST",
+                              help="events per second and burst per connection, or off (default 20/200)")
+    serve_parser.add_argument("--ping-interval", type=float, default=ChatConfig.ping_interval, metavar="SECONDS")
+    serve_parser.add_argument("--ping-timeout", type=float, default=ChatConfig.ping_timeout, metavar="SECONDS")
+    serve_parser.add_argument("--redis-url", help="join other server processes through this Redis (notebook 07)")
+    serve_parser.add_argument("--transport", action="append", choices=["polling", "websocket"],
+                              help="offer only this transport (repeatable; default both)")
+    serve_parser.add_argument("--no-presence", action="store_true",
+                              help="do not announce joins, leaves and the online list")
     bench_parser = commands.add_parser("bench", help="measure long-polling against WebSocket (notebook 04)")
     bench_parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) instead of the full suite")
     bench_parser.add_argument("--out", default="bench/results", help="folder for results.json and the charts")

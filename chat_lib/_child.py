@@ -1,6 +1,6 @@
 """Entry point of a process-mode :class:`~chat_lib.background.BackgroundServer`.
 
-``python -m chat_lib._child HOST PORT OPTIONS_JSON`` binds, prints ``PORT n``
+``python -m chat_lib._child HOST PORT CONFIG_JSON`` (a :class:`~chat_lib.config.ChatConfig`) binds, prints ``PORT n``
 once it is ready to accept, and serves until SIGTERM, or until its stdin
 closes: the parent holds the other end, so when the parent dies, however it
 dies, this process follows.
@@ -8,12 +8,12 @@ dies, this process follows.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 
 from .background import _uvicorn_server, bind_socket
+from .config import ChatConfig
 from .errors import ServerStartError
 from .server import ChatServer
 
@@ -23,16 +23,14 @@ def _exit_when_parent_dies() -> None:
     os._exit(0)
 
 
-def main(host: str, port: str, options_json: str) -> None:
-    options = json.loads(options_json)
-    if options.get("rate_limit") is not None:
-        options["rate_limit"] = tuple(options["rate_limit"])
+def main(host: str, port: str, config_json: str) -> None:
+    config = ChatConfig.from_json(config_json)
     try:
         sock = bind_socket(host, int(port))
     except ServerStartError as exc:
         print(exc, file=sys.stderr)
         sys.exit(1)
-    chat = ChatServer(**options)
+    chat = ChatServer(config)
     server = _uvicorn_server(chat.app)
     threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
 
@@ -47,7 +45,7 @@ def main(host: str, port: str, options_json: str) -> None:
     try:
         server.run(sockets=[sock])
     finally:
-        chat.close()  # the log file, and our online entries in Redis
+        chat.close()  # the log file
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Run a chat server in the background of a notebook, a test or a benchmark.
+"""Run a chat server, or any ASGI app, in the background of a notebook, a test or a benchmark.
 
-:class:`BackgroundServer` starts uvicorn serving a :class:`~chat_lib.server.ChatServer`
-and returns once it accepts connections:
+:class:`BackgroundServer` starts uvicorn serving an ASGI app (by default a new
+:class:`~chat_lib.server.ChatServer`) and returns once it accepts connections:
 
 * ``mode="thread"`` (default): a thread of this process with its own event loop.
   Ready in a fraction of a second; dies with the kernel.
@@ -18,7 +18,6 @@ at once with a clear error, and the real port is known (port 0 picks a free one)
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import signal
@@ -32,8 +31,10 @@ from typing import Any, Literal
 
 import uvicorn
 
+from .config import ChatConfig
 from .errors import ServerStartError
 from .server import ChatServer
+from .store import MessageStore
 
 __all__ = ["BackgroundServer", "bind_socket"]
 
@@ -81,18 +82,22 @@ def _uvicorn_server(app: Any) -> uvicorn.Server:
 
 
 class BackgroundServer:
-    """A chat server running in the background; a context manager.
+    """A server running in the background; a context manager.
 
+    :param app: what to serve: an ASGI app (thread mode only: notebook 02's
+                ten lines, a test's echo server), a :class:`ChatServer`, or a
+                :class:`~chat_lib.config.ChatConfig` for a new chat server.
+                Default: a chat server with ``options``.
     :param mode: ``"thread"`` (default) or ``"process"``.
     :param host: address to bind; loopback by default.
     :param port: port to bind; ``0`` (default) picks a free one.
     :param start_timeout: seconds to wait for the server to accept connections.
-    :param options: :class:`~chat_lib.server.ChatServer` parameters. In process
-                    mode they must be JSON-serialisable (a store is a path).
+    :param options: :class:`~chat_lib.config.ChatConfig` options, applied to
+                    ``app`` when it is a config (or to the default one).
 
     Example::
 
-        with BackgroundServer() as server:
+        with BackgroundServer(rate_limit=None) as server:
             print(server.url)        # http://127.0.0.1:40123
 
     Introduced in notebook 02.
@@ -100,6 +105,7 @@ class BackgroundServer:
 
     def __init__(
         self,
+        app: Any = None,
         *,
         mode: Literal["thread", "process"] = "thread",
         host: str = "127.0.0.1",
@@ -109,12 +115,22 @@ class BackgroundServer:
     ) -> None:
         if mode not in ("thread", "process"):
             raise ValueError(f"mode must be 'thread' or 'process', not {mode!r}.")
+        # A store object (thread mode) stays the caller's; a path goes in the config.
+        self._store = options.pop("store") if isinstance(options.get("store"), MessageStore) else None
+        if app is None or isinstance(app, ChatConfig):
+            self.config: ChatConfig | None = (app or ChatConfig()).replace(**options)
+            self.app = None
+        elif options:
+            raise TypeError("Options configure a new chat server; pass them in its ChatConfig instead.")
+        else:
+            self.config, self.app = None, app
+        if mode == "process" and self.config is None:
+            raise ValueError("A process-mode server is built in the child: pass a ChatConfig, not an app.")
         self.mode = mode
         self.host = host
         self.port = port
         self.start_timeout = start_timeout
-        self.options = options
-        self.chat: ChatServer | None = None  # thread mode: the server object itself
+        self.chat: ChatServer | None = app if isinstance(app, ChatServer) else None  # thread mode
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._process: subprocess.Popen | None = None
@@ -125,6 +141,16 @@ class BackgroundServer:
     def url(self) -> str:
         """The server's address, for clients and browsers."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def browser_url(self) -> str:
+        """The address a learner's browser should open: local, or through JupyterLab's proxy.
+
+        :func:`chat_lib.browser_address.browser_url` says how it decides.
+        """
+        from .browser_address import browser_url
+
+        return browser_url(self.port, host=self.host)
 
     @property
     def running(self) -> bool:
@@ -155,8 +181,9 @@ class BackgroundServer:
     def _start_thread(self) -> None:
         sock = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
-        self.chat = ChatServer(**self.options)
-        self._server = _uvicorn_server(self.chat.app)
+        if self.config is not None:  # a new chat server for every start: a fresh log and members
+            self.chat = ChatServer(self.config, store=self._store)
+        self._server = _uvicorn_server(self.chat.app if self.chat is not None else self.app)
         # uvicorn skips signal handlers outside the main thread, so Ctrl-C and
         # kernel interrupts stay with the notebook.
         self._thread = threading.Thread(
@@ -175,7 +202,8 @@ class BackgroundServer:
         self._socket = sock
 
     def _start_process(self) -> None:
-        command = [sys.executable, "-m", "chat_lib._child", self.host, str(self.port), json.dumps(self.options)]
+        assert self.config is not None
+        command = [sys.executable, "-m", "chat_lib._child", self.host, str(self.port), self.config.to_json()]
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -210,8 +238,8 @@ class BackgroundServer:
             if self._socket is not None:
                 self._socket.close()
                 self._socket = None
-            if self.chat is not None:
-                self.chat.close()
+            if self.config is not None and self.chat is not None:
+                self.chat.close()  # a server we made; one passed in belongs to the caller
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.send_signal(signal.SIGTERM)

@@ -6,16 +6,50 @@ Clients that say who they are (they send a Socket.IO ``auth`` object, as the
 browser page, :class:`~chat_lib.client.ChatClient` and the widget do) receive
 two more arguments, like the tutorial's last step: the message's offset in the
 log and its metadata. The other events are the chat features of notebook 03.
+
+Three kinds of client, told apart by the Socket.IO ``auth`` object they send
+on connecting (the *audience* of a broadcast):
+
+* ``plain``: no ``auth``, or one without ``serverOffset``. The tutorial's first
+  ten lines. Receives each chat message as a bare string.
+* ``tutorial``: ``auth`` is exactly ``{"serverOffset": n}``. The tutorial's
+  final chapter. Receives ``(text, offset)``, and on connecting
+  every public message after ``n`` (``null``: after none) in the same form.
+* ``rich``: ``auth`` has ``serverOffset`` and more (``logId``, ``nickname``: the page,
+  :class:`~chat_lib.client.ChatClient`, the widget). Receives
+  ``(text, offset, metadata)``, a ``welcome``, catch-up, rooms and private
+  messages.
+
+Any of them may send ``'chat message'`` in any of three shapes:
+``text``; ``text, clientOffset`` (the tutorial's final client: the text is
+stored once per ``clientOffset``, so its retries are harmless); or
+``{"text", "id", "room"}`` (our clients; ``id`` plays ``clientOffset``).
+
+Refusals (the rule for every event; :class:`~chat_lib.server.ChatNamespace`
+applies it):
+
+* A refusal that a retry cannot cure (empty, too long, wrong type, unknown
+  room) is acknowledged with ``{"ok": False, "error": sentence}`` when the
+  client asked for an acknowledgement, and sent as a ``'chat error'`` event
+  ``{"event", "error"}`` when it did not.
+* A refusal that a retry may cure (the rate limit) is **not** acknowledged:
+  the tutorial's client reads any acknowledgement as delivery, and would drop
+  a message that waiting would have saved. The client hears it as a
+  ``'chat error'`` event, and its own ack timeout and retries do the rest.
 """
 
 from __future__ import annotations
 
-from engineio.payload import Payload
+from typing import Literal
 
 __all__ = [
     "CHAT_MESSAGE",
     "CHAT_ERROR",
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "CLIENT_EVENTS",
+    "Audience",
+    "audience_of",
     "DEFAULT_PORT",
     "MAX_NICKNAME_LENGTH",
     "validate_text",
@@ -48,16 +82,24 @@ LEAVE = "leave"  #: client -> server: room name
 PRIVATE_MESSAGE = "private message"  #: client -> server: {"to", "text"}; server -> both ends
 HISTORY = "history"  #: client -> server: {"after"} or {"count"}; ack: list of messages
 
+#: The events a client may send; any other name is refused as unknown.
+CLIENT_EVENTS = frozenset({CHAT_MESSAGE, TYPING, NICKNAME, JOIN, LEAVE, PRIVATE_MESSAGE, HISTORY})
+
 DEFAULT_PORT = 3000
 DEFAULT_MAX_MESSAGE_BYTES = 4096
 MAX_NICKNAME_LENGTH = 32
 MAX_ROOM_LENGTH = 64
 
-# python-engineio refuses a long-polling body of more than 16 packets and drops
-# the client; a chat client that sends a burst on polling packs many messages
-# into one POST (and a server may answer one GET with many). The limit guards
-# against decode bombs, so raise it to a bound that bursts need, not remove it.
-Payload.max_decode_packets = 1024
+DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000  # Node's maxHttpBufferSize
+
+Audience = Literal["plain", "tutorial", "rich"]
+
+
+def audience_of(auth: object) -> Audience:
+    """Which kind of client sent this ``auth`` object (see the module's docstring)."""
+    if not isinstance(auth, dict) or "serverOffset" not in auth:
+        return "plain"
+    return "tutorial" if auth.keys() == {"serverOffset"} else "rich"
 
 
 def validate_text(text: object, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> str:

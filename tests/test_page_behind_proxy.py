@@ -37,7 +37,7 @@ WAIT_MS = 15000
 NOTEBOOK_CELL = """\
 import os
 from chat_lib import ChatWidget
-from chat_lib.browser_url import browser_link
+from chat_lib.browser_address import browser_link
 
 chat = ChatWidget(os.environ["CHAT_E2E_URL"], nickname="lab")
 await chat.connect()

@@ -48,5 +48,16 @@ def test_validate_room_refuses(value):
         protocol.validate_room(value)
 
 
-def test_polling_payload_limit_is_raised_for_bursts():
-    assert Payload.max_decode_packets >= 1024
+def test_importing_the_protocol_changes_no_third_party_setting():
+    import subprocess
+    import sys
+
+    code = "import chat_lib.protocol; from engineio.payload import Payload; print(Payload.max_decode_packets)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "16"
+
+
+def test_a_chat_server_takes_polling_bursts_up_to_its_byte_limit():
+    from chat_lib import ChatServer
+
+    ChatServer(max_payload_bytes=1_000_000)
+    assert Payload.max_decode_packets >= 500_000  # a packet takes at least two bytes

@@ -21,7 +21,9 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-log = logging.getLogger("chat_lib.browser_url")
+__all__ = ["BrowserLink", "browser_link", "browser_url"]
+
+log = logging.getLogger("chat_lib.browser_address")
 
 ENV_VAR = "CHAT_LIB_BROWSER_URL"
 #: Addresses a server binds to that no browser can open.

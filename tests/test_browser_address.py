@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from chat_lib import browser_url as module
-from chat_lib.browser_url import BrowserLink, browser_link, browser_url
+from chat_lib import browser_address as module
+from chat_lib.browser_address import BrowserLink, browser_link, browser_url
 
 
 @pytest.fixture

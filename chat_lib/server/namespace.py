@@ -1,0 +1,130 @@
+"""The base of the chat's handlers: what every event goes through, once.
+
+python-socketio calls a namespace's ``on_<event>`` method for each event.
+:class:`ChatNamespace` does the same (``'chat message'`` calls
+``on_chat_message``), and before it runs a handler it does what every handler
+would otherwise repeat: it finds the member who sent the event, refuses an
+event nobody may send, takes one token from the member's rate limit, and
+checks the number of arguments. A handler refuses by raising ``ValueError``
+with a sentence for the client; the refusal goes back as the acknowledgement,
+or as a ``'chat error'`` event when the client asked for none
+(:mod:`chat_lib.protocol` says which).
+
+The handlers themselves are small feature classes (notebooks 03 and 06 write
+them): :class:`~chat_lib.server.ChatServer` composes them with this base.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from .. import protocol
+from ..overrides import ack_requested
+from .members import Member, TokenBucket
+
+if TYPE_CHECKING:
+    from .app import ChatServer
+
+__all__ = ["ChatNamespace", "SLOW_DOWN"]
+
+logger = logging.getLogger("chat_lib.server")
+
+SLOW_DOWN = "Too many messages; slow down."
+
+
+class ChatNamespace(socketio.AsyncNamespace):
+    """The default namespace ``/``, its members, and the rules every event follows.
+
+    :param chat: the server whose store, presence and options the handlers use.
+    """
+
+    def __init__(self, chat: ChatServer) -> None:
+        super().__init__("/")
+        self.chat = chat
+        self.config = chat.config
+        self.members: dict[str, Member] = chat.members
+
+    @property
+    def store(self) -> Any:
+        return self.chat.store
+
+    @property
+    def presence(self) -> Any:
+        return self.chat.presence
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):  # only python-socketio raises these (see overrides)
+            return await super().trigger_event(event, *args)
+        sid, *args = args
+        member = self.members.get(sid)
+        handler = getattr(self, "on_" + event.replace(" ", "_"), None)
+        try:
+            if member is None:
+                raise ValueError("Not connected to the chat.")
+            if event not in protocol.CLIENT_EVENTS or handler is None:
+                raise ValueError(f"This server has no event called {event!r}.")
+            if not member.allowed():
+                # A retry may cure this, so no acknowledgement (protocol.py says why).
+                await self.tell_error(sid, event, SLOW_DOWN)
+                return self.server.not_handled
+            try:
+                inspect.signature(handler).bind(member, *args)
+            except TypeError:
+                raise ValueError(f"Wrong number of arguments for {event!r}.") from None
+            return await handler(member, *args)
+        except ValueError as exc:
+            logger.info("refused %r from %s: %s", event, sid, exc)
+            if not ack_requested.get():
+                await self.tell_error(sid, event, str(exc))
+            return {"ok": False, "error": str(exc)}
+
+    async def tell_error(self, sid: str, event: str, error: str) -> None:
+        """Send one client a ``'chat error'`` event: the refusal of an event that asked for no answer."""
+        await self.emit(protocol.CHAT_ERROR, {"event": event, "error": error}, to=sid)
+
+    async def add_member(self, sid: str, auth: Any) -> Member:
+        """Make the connection ``sid`` a member: its audience, nickname and rate limit.
+
+        A nickname in ``auth`` that is not acceptable is refused with a
+        ``'chat error'``, and the member keeps a guest name.
+        """
+        audience = protocol.audience_of(auth)
+        nickname = f"guest-{sid[:4]}"
+        if audience == "plain" and isinstance(auth, dict) and auth:
+            hint = 'An auth object needs the key "serverOffset" (None for a newcomer) to use the chat\'s features.'
+            await self.tell_error(sid, "connect", hint)
+        elif audience != "plain" and auth.get("nickname") is not None:
+            try:
+                nickname = protocol.validate_nickname(auth["nickname"])
+            except ValueError as exc:
+                await self.tell_error(sid, "connect", str(exc))
+        bucket = TokenBucket(*self.config.rate_limit) if self.config.rate_limit else None
+        member = self.members[sid] = Member(sid, nickname, audience, bucket)
+        logger.info("%s connected as %r (%s)", sid, nickname, audience)
+        return member
+
+    def start_offset(self, auth: dict) -> int:
+        """Where a client's catch-up starts: its ``serverOffset``, or the log's head for a newcomer.
+
+        Offsets from another log (a ``logId`` that is not ours) mean nothing here.
+        """
+        after = auth.get("serverOffset")
+        if auth.get("logId") not in (None, self.store.log_id) or not protocol.is_offset(after):
+            return self.store.last_offset()
+        return after
+
+    async def release_long_poll(self, sid: str) -> None:
+        """Answer a leaving polling client's pending GET at once.
+
+        python-engineio does not answer it when the client says goodbye, and
+        python-socketio's client waits for it: up to the ping interval.
+        """
+        import engineio
+
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            await self.server.eio.send_packet(eio_sid, engineio.packet.Packet(engineio.packet.NOOP))

@@ -1,0 +1,60 @@
+"""Who is here: arrivals, departures, nicknames and "is typing" (notebook 03).
+
+Each method below is written, word for word, in notebook 03; the notebook
+adds it to a running server and tries it at once.
+"""
+
+from __future__ import annotations
+
+from .. import protocol
+from .members import nickname_room
+
+__all__ = ["People"]
+
+
+class People:
+    """The handlers for ``connect``, ``disconnect``, ``nickname`` and ``typing``."""
+
+    async def on_connect(self, sid, environ, auth=None):
+        member = await self.add_member(sid, auth)
+        if member.audience == "plain":
+            await self.enter_room(sid, "plain")
+        else:
+            await self.enter_room(sid, nickname_room(member.nickname))
+            await self.catch_up(member, self.start_offset(auth))
+        if self.config.presence:
+            await self.emit(protocol.USER_JOINED, {"nickname": member.nickname}, skip_sid=sid)
+            await self.announce_online()
+
+    async def on_disconnect(self, sid, reason=None):
+        member = self.members.pop(sid, None)
+        if member is None:  # it never finished connecting
+            return
+        if reason == self.server.reason.CLIENT_DISCONNECT:
+            await self.release_long_poll(sid)
+        if member.typing:  # else the others would see "X is typing" forever
+            await self.emit(protocol.TYPING, {"nickname": member.nickname, "typing": False})
+        if self.config.presence:
+            await self.emit(protocol.USER_LEFT, {"nickname": member.nickname})
+            await self.announce_online()
+
+    async def announce_online(self):
+        await self.presence.changed()
+        await self.emit(protocol.ONLINE, await self.presence.everyone())
+
+    async def on_nickname(self, member, nickname):
+        new, old = protocol.validate_nickname(nickname), member.nickname
+        if new != old:
+            member.nickname = new
+            if member.audience != "plain":
+                await self.leave_room(member.sid, nickname_room(old))
+                await self.enter_room(member.sid, nickname_room(new))
+            await self.emit(protocol.NICKNAME, {"old": old, "nickname": new})
+            await self.announce_online()
+        return {"ok": True, "nickname": new}
+
+    async def on_typing(self, member, typing):
+        if not isinstance(typing, bool):
+            raise ValueError("typing takes true or false.")
+        member.typing = typing
+        await self.emit(protocol.TYPING, {"nickname": member.nickname, "typing": typing}, skip_sid=member.sid)
