@@ -30,8 +30,10 @@ applies it):
 
 * A refusal that a retry cannot cure (empty, too long, wrong type, unknown
   room) is acknowledged with ``{"ok": False, "error": sentence}`` when the
-  client asked for an acknowledgement, and sent as a ``'chat error'`` event
-  ``{"event", "error"}`` when it did not.
+  client asked for an acknowledgement, so that it stops retrying; it is sent
+  as a ``'chat error'`` event ``{"event", "error"}`` when the client did not
+  ask, and to tutorial clients always: their retries ask for the
+  acknowledgement, and their code never sees it.
 * A refusal that a retry may cure (the rate limit) is **not** acknowledged:
   the tutorial's client reads any acknowledgement as delivery, and would drop
   a message that waiting would have saved. The client hears it as a
