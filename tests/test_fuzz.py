@@ -81,7 +81,7 @@ async def test_deeply_nested_payload_is_refused_and_server_keeps_serving(fuzz_se
 
 async def test_huge_message_is_refused_without_dropping_others(fuzz_server):
     async with ChatClient(fuzz_server.url, transport="polling") as big, ChatClient(fuzz_server.url) as other:
-        answer = await big._sio.call("chat message", "x" * 30_000, timeout=5)
+        answer = await big.call("chat message", "x" * 30_000, timeout=5)
         assert answer == {"ok": False, "error": "A chat message may be at most 4096 bytes; this one is 30000."}
         await other.send("unaffected")
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import socketio
 
-from chat_lib import BackgroundServer, ChatClient, ChatServer, MessageRejected
+from chat_lib import BackgroundServer, ChatClient, ChatConnectionError, ChatServer, MessageRejected
 
 TRANSPORT_PAIRS = [("websocket", "websocket"), ("polling", "polling"), ("polling", "websocket"), ("auto", "polling")]
 
@@ -76,7 +76,7 @@ async def test_burst_of_100_on_polling_arrives_complete_and_in_order(server):
 )
 async def test_bad_message_gets_error_through_ack_and_others_unaffected(server, payload, error):
     async with ChatClient(server.url, nickname="mallory") as mallory, ChatClient(server.url) as alice:
-        answer = await mallory._sio.call("chat message", payload, timeout=5)
+        answer = await mallory.call("chat message", payload, timeout=5)
         assert answer["ok"] is False and error in answer["error"]
         await alice.send("still here")
         assert (await mallory.wait_for_message(lambda m: m.text == "still here")).text == "still here"
@@ -118,10 +118,10 @@ async def test_flood_is_rate_limited_per_connection_and_not_acknowledged():
     # tutorial's client would read one as delivery. It hears a 'chat error'.
     with BackgroundServer(rate_limit=(5, 10), ping_interval=2) as limited:
         async with ChatClient(limited.url) as flooder, ChatClient(limited.url) as calm:
-            calls = (flooder._sio.call("chat message", f"m{i}", timeout=2) for i in range(30))
+            calls = (flooder.call("chat message", f"m{i}", timeout=2) for i in range(30))
             answers = await asyncio.gather(*calls, return_exceptions=True)
             accepted = [a for a in answers if isinstance(a, dict)]
-            unanswered = [a for a in answers if isinstance(a, socketio.exceptions.TimeoutError)]
+            unanswered = [a for a in answers if isinstance(a, ChatConnectionError)]
             assert len(accepted) + len(unanswered) == 30
             assert all(a["ok"] for a in accepted) and 10 <= len(accepted) <= 12
             errors = [n for n in flooder.notices if n["kind"] == "chat error"]
@@ -132,8 +132,8 @@ async def test_flood_is_rate_limited_per_connection_and_not_acknowledged():
 
 async def test_retried_message_id_is_stored_and_broadcast_once(server):
     async with ChatClient(server.url) as client:
-        first = await client._sio.call("chat message", {"text": "once", "id": "fixed-id"})
-        again = await client._sio.call("chat message", {"text": "once", "id": "fixed-id"})
+        first = await client.call("chat message", {"text": "once", "id": "fixed-id"})
+        again = await client.call("chat message", {"text": "once", "id": "fixed-id"})
         assert first == again
         await client.send("marker")
         await client.wait_for_message(lambda m: m.text == "marker")
@@ -203,15 +203,15 @@ def test_invalid_max_message_bytes_is_refused():
 
 async def test_reused_id_with_other_text_is_refused(server):
     async with ChatClient(server.url) as client:
-        await client._sio.call("chat message", {"text": "first", "id": "same-id"})
-        answer = await client._sio.call("chat message", {"text": "second", "id": "same-id"})
+        await client.call("chat message", {"text": "first", "id": "same-id"})
+        answer = await client.call("chat message", {"text": "second", "id": "same-id"})
         assert answer == {"ok": False, "error": "This message id is already used; send again with a new id."}
 
 
 async def test_out_of_range_offsets_are_refused_or_ignored(server):
     async with ChatClient(server.url) as client:
         await client.send("one")
-        answer = await client._sio.call("history", {"after": 10**30})
+        answer = await client.call("history", {"after": 10**30})
         assert answer == {"ok": False, "error": "after must be an offset: an integer from 0."}
     huge = socketio.AsyncClient(reconnection=False)
     welcomed: asyncio.Queue = asyncio.Queue()
@@ -250,9 +250,9 @@ async def test_rooms_per_client_are_capped(server):
 async def test_nickname_changes_are_rate_limited():
     with BackgroundServer(rate_limit=(1, 3), ping_interval=2) as limited:
         async with ChatClient(limited.url) as client:
-            answers = [await client._sio.call("nickname", f"name{i}", timeout=5) for i in range(3)]
-            with pytest.raises(socketio.exceptions.TimeoutError):  # a retry may cure it: no ack (protocol.py)
-                await client._sio.call("nickname", "one too many", timeout=1)
+            answers = [await client.call("nickname", f"name{i}", timeout=5) for i in range(3)]
+            with pytest.raises(ChatConnectionError, match="No answer"):  # a retry may cure it: no ack (protocol.py)
+                await client.call("nickname", "one too many", timeout=1)
             notice = client.notices[-1]
     assert [a["ok"] for a in answers] == [True, True, True]
     assert notice == {"kind": "chat error", "event": "nickname", "error": "Too many messages; slow down."}
