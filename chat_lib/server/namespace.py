@@ -20,6 +20,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+import engineio
 import socketio
 
 from .. import protocol
@@ -125,8 +126,6 @@ class ChatNamespace(socketio.AsyncNamespace):
         python-engineio does not answer it when the client says goodbye, and
         python-socketio's client waits for it: up to the ping interval.
         """
-        import engineio
-
         eio_sid = self.server.manager.eio_sid_from_sid(sid, "/")
         if eio_sid is not None:
             await self.server.eio.send_packet(eio_sid, engineio.packet.Packet(engineio.packet.NOOP))
