@@ -37,6 +37,15 @@ def _rate_limit(value: str) -> tuple[float, float] | None:
     return rate, burst
 
 
+def _count_or_off(value: str) -> int | None:
+    if value == "off":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or off, not {value!r}") from None
+
+
 def _config(args: argparse.Namespace) -> ChatConfig:
     try:
         return ChatConfig(
@@ -50,6 +59,10 @@ def _config(args: argparse.Namespace) -> ChatConfig:
             redis_url=args.redis_url,
             transports=tuple(args.transport) if args.transport else None,
             presence=not args.no_presence,
+            allowed_hosts=tuple(args.allow_host) if args.allow_host else None,
+            frame_ancestors=tuple(args.frame_ancestor) if args.frame_ancestor is not None else ChatConfig.frame_ancestors,
+            max_sessions_per_address=args.max_sessions_per_address,
+            retain_messages=args.retain,
         )
     except ValueError as exc:
         sys.exit(f"python -m chat_lib serve: {exc}")
@@ -125,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="run the chat server")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve_parser.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 3000; 0 picks a free one)")
-    serve_parser.add_argument("--store", default=":memory:", help="SQLite file for the message log (default: in memory)")
+    serve_parser.add_argument("--store", default=":memory:",
+                              help="SQLite file for the message log (default: in memory; with --redis-url, a Redis stream)")
     serve_parser.add_argument("--max-message-bytes", type=int, default=protocol.DEFAULT_MAX_MESSAGE_BYTES,
                               help="longest chat message, in UTF-8 bytes (default %(default)s)")
     serve_parser.add_argument("--max-payload-bytes", type=int, default=protocol.DEFAULT_MAX_PAYLOAD_BYTES,
@@ -135,11 +149,22 @@ def main(argv: list[str] | None = None) -> int:
                               help="events per second and burst per connection, or off (default 20/200)")
     serve_parser.add_argument("--ping-interval", type=float, default=ChatConfig.ping_interval, metavar="SECONDS")
     serve_parser.add_argument("--ping-timeout", type=float, default=ChatConfig.ping_timeout, metavar="SECONDS")
-    serve_parser.add_argument("--redis-url", help="join other server processes through this Redis (notebook 07)")
+    serve_parser.add_argument("--redis-url", help="join other server processes, on any machine, through this Redis; "
+                              "without --store the message log lives there too (notebooks 07, 08)")
     serve_parser.add_argument("--transport", action="append", choices=["polling", "websocket"],
                               help="offer only this transport (repeatable; default both)")
     serve_parser.add_argument("--no-presence", action="store_true",
                               help="do not announce joins, leaves and the online list")
+    serve_parser.add_argument("--allow-host", action="append", metavar="NAME",
+                              help="accept this Host name too (repeatable; * for any); others get 421. "
+                                   "Default: localhost and the bound address, any name when bound to 0.0.0.0")
+    serve_parser.add_argument("--frame-ancestor", action="append", metavar="ORIGIN",
+                              help="let a page from this origin show the chat in a frame (repeatable; "
+                                   "default: JupyterLab on localhost)")
+    serve_parser.add_argument("--max-sessions-per-address", type=_count_or_off, default=ChatConfig.max_sessions_per_address,
+                              metavar="N", help="connections one client address may hold, or off (default %(default)s)")
+    serve_parser.add_argument("--retain", type=_count_or_off, default=ChatConfig.retain_messages, metavar="N",
+                              help="messages the log keeps, or off to keep all (default %(default)s)")
     bench_parser = commands.add_parser("bench", help="measure long-polling against WebSocket (notebook 04)")
     bench_parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) instead of the full suite")
     bench_parser.add_argument("--out", default="bench/results", help="folder for results.json and the charts")

@@ -27,7 +27,8 @@ class ChatConfig:
     :param max_payload_bytes: largest long-polling POST or WebSocket frame the
                               server reads (1 MB, Node's ``maxHttpBufferSize``).
                               A larger POST gets 413, never a silent 200.
-    :param store: SQLite file of the message log; ``None`` keeps it in memory.
+    :param store: SQLite file of the message log; ``None`` keeps it in memory,
+                  or with ``redis_url`` in a Redis stream (notebook 08).
     :param cors_allowed_origins: origins allowed to connect; ``None`` allows
                                  only the page's own origin, ``"*"`` all.
     :param rate_limit: ``(messages per second, burst)`` per connection, or
@@ -40,6 +41,23 @@ class ChatConfig:
     :param transports: the transports offered, default both; ``("polling",)``
                        plays a server where WebSocket is not available.
     :param presence: announce joins, leaves and the online list (default).
+    :param presence_window: seconds over which joins, leaves and renames are
+                            gathered into one ``'presence'`` event.
+    :param allowed_hosts: further names the ``Host`` header may carry, besides
+                          ``localhost``, ``127.0.0.1``, ``[::1]`` and the bound
+                          address; any other gets 421 (DNS rebinding). ``None``
+                          (default) and bound to every interface (``0.0.0.0``)
+                          or under JupyterHub, whose proxy forwards the
+                          browser's Host: any name. ``("*",)``: any name, always.
+    :param frame_ancestors: origins besides the page's own that may show it in
+                            a frame (CSP ``frame-ancestors``); by default a
+                            JupyterLab on this machine without the proxy.
+    :param max_sessions_per_address: most connections one client address may
+                                     hold at once (401 beyond); ``None``: no cap
+                                     (tests and benchmarks with many clients,
+                                     servers behind a reverse proxy).
+    :param retain_messages: how many messages the log keeps; older ones are
+                            deleted as new ones come. ``None``: all.
 
     Example::
 
@@ -57,10 +75,15 @@ class ChatConfig:
     redis_url: str | None = None
     transports: tuple[Transport, ...] | None = None
     presence: bool = True
+    presence_window: float = 0.1
+    allowed_hosts: tuple[str, ...] | None = None
+    frame_ancestors: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*")
+    max_sessions_per_address: int | None = 100
+    retain_messages: int | None = 100_000
 
     def __post_init__(self) -> None:
         # Lists from callers (and from JSON) become tuples: the config is hashable and frozen.
-        for name in ("cors_allowed_origins", "rate_limit", "transports"):
+        for name in ("cors_allowed_origins", "rate_limit", "transports", "allowed_hosts", "frame_ancestors"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -74,6 +97,12 @@ class ChatConfig:
             raise ValueError("rate_limit must be (messages per second, burst), both above 0, or None.")
         if self.transports is not None and not set(self.transports) <= {"polling", "websocket"}:
             raise ValueError("transports may hold only 'polling' and 'websocket'.")
+        if isinstance(self.allowed_hosts, str) or isinstance(self.frame_ancestors, str):
+            raise ValueError("allowed_hosts and frame_ancestors are lists of names, not one string.")
+        for name in ("max_sessions_per_address", "retain_messages"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, or None for no limit.")
 
     def replace(self, **changes: object) -> ChatConfig:
         """A copy with some options changed."""

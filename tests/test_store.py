@@ -1,22 +1,62 @@
-"""The message log: offsets, de-duplication, history, and a file that survives."""
+"""The message log: offsets, de-duplication, history, and a file that survives.
+
+The shared tests run against both logs of :class:`~chat_lib.log.MessageLog`:
+SQLite (:class:`MessageStore`) and Redis Streams (:class:`StreamStore`, on a
+real redis-server); ``tests/test_stream_store.py`` has what only Streams do.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
-from chat_lib import MessageStore
+import pytest
+
+from chat_lib import LocalRedis, MessageStore
+from chat_lib.log import MessageLog
+from chat_lib.stream_store import StreamStore
 
 
-def test_append_gives_increasing_offsets():
-    store = MessageStore()
+@pytest.fixture(scope="module")
+def redis_server():
+    with LocalRedis() as running:
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "redis-streams"])
+def new_store(request, redis_server):
+    """Make an empty log of each kind; closes (and for Redis, deletes) them afterwards."""
+    made = []
+
+    def make():
+        if request.param == "sqlite":
+            store = MessageStore()
+        else:
+            store = StreamStore(redis_server.url, name=f"test:{uuid.uuid4().hex}")
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        if isinstance(store, StreamStore):
+            store.delete()
+        store.close()
+
+
+def test_both_logs_have_the_interface(new_store):
+    assert isinstance(new_store(), MessageLog)
+
+
+def test_append_gives_increasing_offsets(new_store):
+    store = new_store()
     offsets = [store.append(f"id-{i}", "ada", f"message {i}")[0].offset for i in range(5)]
     assert offsets == [1, 2, 3, 4, 5]
     assert store.last_offset() == 5
 
 
-def test_append_same_id_is_stored_once():
-    store = MessageStore()
+def test_append_same_id_is_stored_once(new_store):
+    store = new_store()
     first, first_new = store.append("same", "ada", "hello")
     again, again_new = store.append("same", "ada", "hello")
     assert (first_new, again_new) == (True, False)
@@ -24,8 +64,8 @@ def test_append_same_id_is_stored_once():
     assert len(store) == 1
 
 
-def test_since_returns_public_messages_in_order():
-    store = MessageStore()
+def test_since_returns_public_messages_in_order(new_store):
+    store = new_store()
     for i in range(4):
         store.append(f"p{i}", "ada", f"public {i}")
     store.append("r", "bob", "in a room", room="lounge")
@@ -34,15 +74,47 @@ def test_since_returns_public_messages_in_order():
     assert [m.text for m in store.since(0, room="lounge")] == ["in a room"]
 
 
-def test_recent_returns_the_last_messages_oldest_first():
-    store = MessageStore()
+def test_since_honours_the_limit(new_store):
+    store = new_store()
+    for i in range(250):
+        store.append(f"id{i}", "ada", str(i), room="lounge" if i % 2 else None)
+    public = store.since(0, limit=120)
+    assert [m.text for m in public] == [str(i) for i in range(0, 240, 2)]
+    assert [m.offset for m in store.since(public[-1].offset, limit=1000)] == list(range(241, 251, 2))
+
+
+def test_recent_returns_the_last_messages_oldest_first(new_store):
+    store = new_store()
     for i in range(10):
         store.append(f"id{i}", "ada", str(i))
     assert [m.text for m in store.recent(3)] == ["7", "8", "9"]
 
 
-def test_empty_store_last_offset_is_zero():
-    assert MessageStore().last_offset() == 0
+def test_recent_of_a_room_skips_other_rooms(new_store):
+    store = new_store()
+    for i in range(300):
+        store.append(f"id{i}", "ada", str(i), room="lounge" if i < 5 else None)
+    assert [m.text for m in store.recent(3, room="lounge")] == ["2", "3", "4"]
+
+
+def test_stored_message_keeps_every_field(new_store):
+    store = new_store()
+    stored, _ = store.append("m", "ada", "héllo ✓", room="lounge")
+    (read,) = store.since(0, room="lounge")
+    assert read == stored
+    assert (read.message_id, read.nickname, read.text, read.room) == ("m", "ada", "héllo ✓", "lounge")
+    assert isinstance(read.sent_at, float)
+
+
+def test_empty_store_last_offset_is_zero(new_store):
+    store = new_store()
+    assert store.last_offset() == 0 and len(store) == 0 and store.since(0) == [] and store.recent(5) == []
+
+
+def test_close_is_idempotent(new_store):
+    store = new_store()
+    store.close()
+    store.close()
 
 
 def test_file_store_keeps_messages_after_the_writer_is_killed(tmp_path):

@@ -21,6 +21,7 @@ from typing import Any
 import socketio
 
 from ..config import ChatConfig
+from ..log import MessageLog
 from ..overrides import ChatSocketServer, allow_polling_payloads
 from ..store import MessageStore
 from .guard import HttpGuard
@@ -47,8 +48,9 @@ class ChatServer:
 
     :param config: a :class:`~chat_lib.config.ChatConfig`; or give its options
                    as keywords (``ChatServer(rate_limit=None)``).
-    :param store: a :class:`MessageStore` to use instead of the config's path
-                  (it stays open when the server closes), or a path.
+    :param store: a log (:class:`~chat_lib.log.MessageLog`: a :class:`MessageStore`,
+                  a :class:`~chat_lib.stream_store.StreamStore`) to use instead of
+                  the config's (it stays open when the server closes), or a path.
     :param namespace: the handlers' class; default :class:`Chat`, all of them.
                       Notebook 03 starts from :class:`ChatNamespace` alone and
                       adds one handler per step.
@@ -65,15 +67,15 @@ class ChatServer:
         self,
         config: ChatConfig | None = None,
         *,
-        store: MessageStore | str | Path | None = None,
+        store: MessageLog | str | Path | None = None,
         namespace: type[ChatNamespace] = Chat,
         **options: Any,
     ) -> None:
-        if store is not None and not isinstance(store, MessageStore):
+        if isinstance(store, (str, Path)):
             options["store"], store = store, None
         self.config = config = (config or ChatConfig()).replace(**options)
         self._owns_store = store is None  # close only what we opened
-        self.store = store if store is not None else MessageStore(config.store or ":memory:")
+        self.store = store if store is not None else _open_log(config)
         self.server_id = uuid.uuid4().hex[:12]
         self.members: dict[str, Member] = {}
         self.presence = presence_for(self.members, config.redis_url, self.server_id)
@@ -90,6 +92,7 @@ class ChatServer:
             client_manager=_redis_manager(config.redis_url) if config.redis_url else None,
             transports=_as_list(config.transports),
             max_http_buffer_size=config.max_payload_bytes,
+            max_sessions_per_address=config.max_sessions_per_address,
         )
         self.namespace = namespace(self)
         self.sio.register_namespace(self.namespace)
@@ -142,6 +145,15 @@ class ChatServer:
         """
         if self._owns_store:
             self.store.close()
+
+
+def _open_log(config: ChatConfig) -> MessageLog:
+    """The config's log: a SQLite file (or memory); with Redis and no file, a Redis stream (notebook 08)."""
+    if config.redis_url and config.store is None:
+        from ..stream_store import StreamStore
+
+        return StreamStore(config.redis_url)
+    return MessageStore(config.store or ":memory:")
 
 
 def _as_list(value: Any) -> Any:
