@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from chat_lib import BackgroundServer
+from chat_lib import BackgroundServer, create_tutorial_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_REQUIRED = os.environ.get("CHAT_LIB_REQUIRE_BROWSER") == "1"
@@ -51,6 +51,13 @@ def chromium_launch_options(chromium_path: str) -> dict:
 def server():
     """A thread-mode chat server with short pings, so polling clients leave fast."""
     with BackgroundServer(ping_interval=2, ping_timeout=2) as running:
+        yield running
+
+
+@pytest.fixture
+def tutorial_server():
+    """The Node.js tutorial's ten-line server (notebook 02): bare strings, no welcome, no acks; short pings."""
+    with BackgroundServer(create_tutorial_app(ping_interval=2, ping_timeout=2)) as running:
         yield running
 
 

@@ -6,17 +6,9 @@ import asyncio
 import time
 
 import pytest
-import socketio
+from helpers import unused_port, wait_for
 
 from chat_lib import BackgroundServer, ChatClient, ChatConnectionError
-from chat_lib.background import bind_socket
-
-
-async def wait_for(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
@@ -90,9 +82,7 @@ async def test_wait_for_message_times_out_with_a_clear_error(server):
 
 
 async def test_connect_to_nothing_raises_chat_connection_error():
-    sock = bind_socket()
-    port = sock.getsockname()[1]
-    sock.close()  # a port where nobody listens
+    port = unused_port()
     with pytest.raises(ChatConnectionError, match=f"Cannot connect to http://127.0.0.1:{port}"):
         await ChatClient(f"http://127.0.0.1:{port}", transport="websocket").connect(timeout=2)
 
@@ -119,35 +109,13 @@ async def test_reconnects_after_restart_and_delivers_what_was_typed_meanwhile(tr
             await ada.wait_for_message(lambda m: m.text == "typed during the outage", timeout=5)
 
 
-async def test_works_against_a_plain_tutorial_server():
+async def test_works_against_a_plain_tutorial_server(tutorial_server):
     """The ten-line server of the Node.js tutorial, in Python: bare strings only."""
-    import threading
-
-    import uvicorn
-
-    sio = socketio.AsyncServer(async_mode="asgi")
-
-    @sio.on("chat message")
-    async def chat_message(sid, msg):
-        await sio.emit("chat message", msg)
-
-    sock = bind_socket()
-    server = uvicorn.Server(uvicorn.Config(socketio.ASGIApp(sio), log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    await wait_for(lambda: server.started)
-    try:
-        client = await ChatClient(f"http://127.0.0.1:{sock.getsockname()[1]}", transport="websocket").connect(
-            welcome_timeout=0.2
-        )
-        await client.emit("chat message", "plain hello")
-        message = await client.wait_for_message()
-        assert (message.text, message.offset, message.nickname) == ("plain hello", None, None)
-        await client.disconnect()
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
+    client = await ChatClient(tutorial_server.url, transport="websocket").connect(welcome_timeout=0.2)
+    await client.emit("chat message", "plain hello")
+    message = await client.wait_for_message()
+    assert (message.text, message.offset, message.nickname) == ("plain hello", None, None)
+    await client.disconnect()
 
 
 async def test_connect_twice_keeps_the_connection(server):

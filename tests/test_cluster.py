@@ -7,18 +7,11 @@ import time
 
 import pytest
 import redis
+from helpers import unused_port, wait_for
 
 from chat_lib import BackgroundServer, ChatClient, LocalRedis, ServerGroup, ServerStartError
-from chat_lib.background import bind_socket
 
 FAST = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
-
-
-async def wait_for(condition, timeout: float = 20, state=lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"condition not met in time {state()}"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +108,7 @@ async def test_killed_servers_clients_move_on_and_catch_up():
 
 
 def test_unreachable_redis_at_start_is_a_clear_error():
-    probe = bind_socket()
-    port = probe.getsockname()[1]
-    probe.close()
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://127.0.0.1:{unused_port()}/0"
     with pytest.raises(ServerStartError, match=f"Cannot reach Redis at {url}.*LocalRedis"):
         BackgroundServer(redis_url=url).start()
     with pytest.raises(ServerStartError, match="Cannot reach Redis"):

@@ -465,35 +465,8 @@ async def test_page_catches_up_and_delivers_what_was_typed_while_away(open_page,
 # -- against the tutorial's ten-line server ---------------------------------------
 
 
-@pytest.fixture
-def tutorial_server() -> Iterator[str]:
-    """The Node.js tutorial's server in Python (notebook 02's ten lines): bare strings, no welcome, no acks."""
-    import uvicorn
-
-    from chat_lib.background import bind_socket
-    from chat_lib.server import STATIC_DIR
-
-    sio = socketio.AsyncServer(async_mode="asgi", ping_interval=2, ping_timeout=2)
-    app = socketio.ASGIApp(sio, static_files={"/": str(STATIC_DIR / "index.html"), "/static": str(STATIC_DIR)})
-
-    @sio.on("chat message")
-    async def chat_message(sid: str, msg: Any) -> None:
-        await sio.emit("chat message", msg)
-
-    sock = bind_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive()
-        threading.Event().wait(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
-
-
 async def test_page_falls_back_to_bare_strings_on_a_tutorial_server(open_page, tutorial_server):
+    url = tutorial_server.url  # conftest: the Node tutorial's server (notebook 02's ten lines)
     listener = socketio.AsyncClient(reconnection=False)
     received: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
 
@@ -501,10 +474,10 @@ async def test_page_falls_back_to_bare_strings_on_a_tutorial_server(open_page, t
     async def on_message(*args: Any) -> None:
         await received.put(args)
 
-    page = await open_page(url=tutorial_server)
+    page = await open_page(url=url)
     await wait_for_text(page, "This server speaks only the tutorial's protocol: plain messages, "
                               "without names, acknowledgements or catch-up.")
-    await listener.connect(tutorial_server, transports=["websocket"], wait_timeout=5)
+    await listener.connect(url, transports=["websocket"], wait_timeout=5)
     try:
         await send(page, "hello tutorial")
         assert await asyncio.wait_for(received.get(), 5) == ("hello tutorial",)  # sent once, as a bare string

@@ -6,18 +6,12 @@ import asyncio
 import time
 
 import pytest
+from helpers import wait_for
 
 from chat_lib import BackgroundServer, ChatClient, ChatConnectionError, MessageStore
 
 # Short pings so polling clients notice a dead server within a second or two.
 FAST = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
-
-
-async def wait_for(condition, timeout: float = 20, state=lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"condition not met in time {state()}"
-        await asyncio.sleep(0.05)
 
 
 async def test_kill_and_restart_twice_loses_and_duplicates_nothing(tmp_path):

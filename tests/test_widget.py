@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from datetime import datetime
 
 import pytest
 import socketio
-import uvicorn
+from helpers import unused_port
 
 from chat_lib import BackgroundServer, ChatClient, ChatConnectionError, ChatWidget
-from chat_lib.background import bind_socket
 
 
 def press_enter(widget: ChatWidget, text: str) -> None:
@@ -197,10 +195,7 @@ async def test_status_follows_server_stop_and_restart(tmp_path):
 
 
 async def test_connect_to_nothing_raises_and_says_so():
-    sock = bind_socket()
-    port = sock.getsockname()[1]
-    sock.close()  # a port nobody listens on
-    widget = ChatWidget(f"http://127.0.0.1:{port}")
+    widget = ChatWidget(f"http://127.0.0.1:{unused_port()}")
     with pytest.raises(ChatConnectionError, match="Cannot connect"):
         await widget.connect(timeout=3)
     assert widget.entries[-1].kind == "error"
@@ -226,31 +221,8 @@ async def test_widget_over_a_client_that_already_chatted(server, bob):
 # -- a plain python-socketio server: the Node tutorial's, ten lines ------------------
 
 
-@pytest.fixture
-def plain_server():
-    """The tutorial's server: every 'chat message' string goes to everybody."""
-    sio = socketio.AsyncServer(async_mode="asgi", ping_interval=2, ping_timeout=2)
-
-    @sio.on("chat message")
-    async def chat_message(sid, text):
-        await sio.emit("chat message", text)
-
-    sock = bind_socket()
-    server = uvicorn.Server(uvicorn.Config(socketio.ASGIApp(sio), log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started or not thread.is_alive():
-            break
-        threading.Event().wait(0.01)
-    assert server.started, "the plain server did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
-
-
-async def test_plain_server_gets_bare_strings(plain_server):
+async def test_plain_server_gets_bare_strings(tutorial_server):
+    plain_server = tutorial_server.url
     widget = ChatWidget(plain_server, transport="websocket", detect_timeout=0.5)
     other = socketio.AsyncClient()
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from chat_lib.background import bind_socket
+from helpers import unused_port
 
 pytestmark = pytest.mark.browser
 
@@ -41,13 +41,6 @@ from chat_lib import ChatWidget
 chat = ChatWidget(os.environ["CHAT_E2E_URL"], nickname="lab")
 await chat.connect()
 chat"""
-
-
-def free_port() -> int:
-    sock = bind_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -68,7 +61,7 @@ class JupyterLab:
 
     def __init__(self, folder: Path, env_extra: dict[str, str]) -> None:
         self.folder = folder
-        self.port = free_port()
+        self.port = unused_port()
         self.token = secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
         config = folder / "config"
