@@ -90,14 +90,17 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ws_per_message_deflate=False,
+        ssl_certfile=args.ssl_certfile,  # uvicorn's own TLS (notebook 08); usually a proxy ends TLS
+        ssl_keyfile=args.ssl_keyfile,
     )
+    scheme = "https" if args.ssl_certfile else "http"
     # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then raises the signal
     # again: Ctrl-C as KeyboardInterrupt (a traceback) and SIGTERM with its
     # default action (death, skipping the lines below). Make both an interrupt,
     # and be ready for it before telling anyone the address.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        print(f"Chat server listening on http://{shown_host}:{port}  (Ctrl-C to stop)", flush=True)
+        print(f"Chat server listening on {scheme}://{shown_host}:{port}  (Ctrl-C to stop)", flush=True)
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
@@ -165,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                               metavar="N", help="connections one client address may hold, or off (default %(default)s)")
     serve_parser.add_argument("--retain", type=_count_or_off, default=ChatConfig.retain_messages, metavar="N",
                               help="messages the log keeps, or off to keep all (default %(default)s)")
+    serve_parser.add_argument("--ssl-certfile", help="serve https:// and wss:// with this certificate (PEM)")
+    serve_parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     bench_parser = commands.add_parser("bench", help="measure long-polling against WebSocket (notebook 04)")
     bench_parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) instead of the full suite")
     bench_parser.add_argument("--out", default="bench/results", help="folder for results.json and the charts")
