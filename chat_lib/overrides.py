@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections import Counter
 
 import socketio
 from engineio.payload import Payload
+from socketio import packet
 
 __all__ = ["ChatSocketServer", "RESERVED_EVENTS", "ack_requested", "allow_polling_payloads"]
 
@@ -44,14 +46,55 @@ def allow_polling_payloads(max_bytes: int) -> None:
 
 
 class ChatSocketServer(socketio.AsyncServer):
-    """``AsyncServer`` that refuses forged events and undecodable packets."""
+    """``AsyncServer`` that refuses forged events, binary and undecodable packets.
+
+    :param max_sessions_per_address: most Engine.IO sessions one client
+        address may hold at once; more are refused (401). ``None``: no cap
+        (benchmarks and tests that open many clients from 127.0.0.1; and
+        behind a reverse proxy every client has the proxy's address).
+    """
+
+    def __init__(self, *args, max_sessions_per_address: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_sessions_per_address = max_sessions_per_address
+        self._sessions_per_address: Counter[str] = Counter()
+        self._warned: set[str] = set()  # sessions already logged about, once each
+
+    def _warn_once(self, eio_sid, message, *args):
+        # A hostile client can send malformed packets all day: one line per session.
+        if eio_sid in self._warned:
+            logger.debug(message, *args)
+        else:
+            self._warned.add(eio_sid)
+            logger.warning(message, *args)
+
+    async def _handle_eio_connect(self, eio_sid, environ):
+        address = environ.get("REMOTE_ADDR", "")
+        if self.max_sessions_per_address is not None and (
+            self._sessions_per_address[address] >= self.max_sessions_per_address
+        ):
+            logger.warning("refused a session from %s: %d already open", address, self.max_sessions_per_address)
+            # Any value but None or True refuses; engine.io answers 401 with it as JSON.
+            return {"message": f"Too many connections from {address}; close some first."}
+        self._sessions_per_address[address] += 1
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        environ = self.environ.get(eio_sid)
+        if environ is not None:
+            address = environ.get("REMOTE_ADDR", "")
+            self._sessions_per_address[address] -= 1
+            if self._sessions_per_address[address] <= 0:
+                del self._sessions_per_address[address]
+        self._warned.discard(eio_sid)
+        return await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def _handle_event(self, eio_sid, namespace, id, data):
         # A client that emits "connect" or "disconnect" would otherwise run the
         # server's own connection handlers: refuse before any handler runs.
-        if not data or not isinstance(data[0], str) or data[0] in RESERVED_EVENTS:
-            name = data[0] if data else None
-            logger.warning("refused reserved or malformed event name %r from %s", name, eio_sid)
+        if not isinstance(data, list) or not data or not isinstance(data[0], str) or data[0] in RESERVED_EVENTS:
+            name = data[0] if isinstance(data, list) and data else None
+            self._warn_once(eio_sid, "refused reserved or malformed event name %r from %s", name, eio_sid)
             if id is not None:
                 error = {"ok": False, "error": f"{name!r} is not an event a client may send."}
                 await self._send_packet(eio_sid, self.packet_class(
@@ -65,12 +108,36 @@ class ChatSocketServer(socketio.AsyncServer):
         return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
     async def _handle_eio_message(self, eio_sid, data):
+        if eio_sid not in self.eio.sockets:
+            return  # dropped: a WebSocket may still deliver frames it had sent
+        # The chat is text only. A binary packet announces how many attachments
+        # follow, and python-socketio keeps every later frame until that many
+        # came (one client took 50 MB in a second): drop it before any is kept.
+        if isinstance(data, bytes) or data[:1] in (str(packet.BINARY_EVENT), str(packet.BINARY_ACK)):
+            self._warn_once(eio_sid, "dropping %s: binary packets are not part of the chat", eio_sid)
+            await self.drop(eio_sid)
+            return
         try:
             return await super()._handle_eio_message(eio_sid, data)
         except (RecursionError, ValueError) as exc:
             # A packet json cannot decode (e.g. thousands of nested arrays):
-            # there is nobody to answer, so drop that client, quietly and at once.
-            # Not awaited here: on long-polling this runs inside the POST, and
-            # the disconnect would wait for that very request to end.
-            logger.warning("dropping %s: undecodable packet (%s)", eio_sid, type(exc).__name__)
-            self.start_background_task(self.eio.disconnect, eio_sid)
+            # there is nobody to answer, so drop that client, quietly (one
+            # line, no traceback) and at once.
+            self._warn_once(eio_sid, "dropping %s: undecodable packet (%s)", eio_sid, type(exc).__name__)
+            await self.drop(eio_sid)
+
+    async def drop(self, eio_sid):
+        """Close an Engine.IO session at once, without waiting for its queue to be read.
+
+        ``eio.disconnect()`` waits until the client has fetched everything
+        queued for it, CLOSE included: over long-polling that takes a GET
+        the client may never send, and the waiting task would stay forever.
+        """
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None:
+            return
+        await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        self.eio.sockets.pop(eio_sid, None)
+        # Over WebSocket this ends the writer, which closes the connection;
+        # over polling nobody reads the queue again (the session is gone).
+        socket.queue.put_nowait(None)

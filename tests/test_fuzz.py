@@ -15,9 +15,10 @@ from chat_lib import BackgroundServer, ChatClient
 
 EVENTS = ["chat message", "nickname", "typing", "join", "leave", "private message", "history", "no such event"]
 
-# JSON-like values the Socket.IO packet encoder can carry, binary included.
+# JSON-like values the Socket.IO packet encoder can carry. Not binary: the chat
+# is text only, and a binary packet drops its sender (test_hostile_clients.py).
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50) | st.binary(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
