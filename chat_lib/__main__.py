@@ -69,9 +69,7 @@ def _config(args: argparse.Namespace) -> ChatConfig:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .background import GRACEFUL_SHUTDOWN_SECONDS, bind_socket
+    from .background import _uvicorn_server, bind_socket
     from .errors import ServerStartError
     from .server import ChatServer
 
@@ -101,7 +99,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         print(f"Chat server listening on {scheme}://{shown_host}:{port}  (Ctrl-C to stop)", flush=True)
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:

@@ -27,7 +27,7 @@ from .cluster import _KEEPER
 
 __all__ = ["ServeCommand"]
 
-_LISTENING = re.compile(r"^Chat server listening on http://\S+:(\d+)")
+_LISTENING = re.compile(r"^Chat server listening on (https?)://\S+:(\d+)")
 
 
 class ServeCommand:
@@ -48,6 +48,7 @@ class ServeCommand:
         self.host = host
         self.options = list(options or [])
         self.port: int | None = None
+        self.scheme = "http"
         self.folder: Path | None = None
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self._process: subprocess.Popen | None = None
@@ -58,7 +59,7 @@ class ServeCommand:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def stderr(self) -> str:
@@ -94,7 +95,7 @@ class ServeCommand:
             self._tempdir.cleanup()
             lines = (error or line or "no output").strip().splitlines()
             raise ServerStartError(f"python -m chat_lib serve did not start on {self.host}: {lines[-1]}")
-        self.port = int(match[1])
+        self.scheme, self.port = match[1], int(match[2])
         return self
 
     def stop(self) -> None:
