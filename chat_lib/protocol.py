@@ -15,10 +15,19 @@ on connecting (the *audience* of a broadcast):
 * ``tutorial``: ``auth`` is exactly ``{"serverOffset": n}``. The tutorial's
   final chapter. Receives ``(text, offset)``, and on connecting
   every public message after ``n`` (``null``: after none) in the same form.
-* ``rich``: ``auth`` has ``serverOffset`` and more (``logId``, ``nickname``: the page,
+* ``rich``: ``auth`` has ``serverOffset`` and more (``logId``, ``nickname``,
+  ``token``: the page,
   :class:`~chat_lib.client.ChatClient`, the widget). Receives
   ``(text, offset, metadata)``, a ``welcome``, catch-up, rooms and private
   messages.
+
+Identity: a nickname has one owner at a time. A rich client proves it is the
+same person across reconnections with a secret ``token`` of its own choosing
+(16 to 128 characters) in its ``auth``: the page keeps one in
+``localStorage``, :class:`~chat_lib.client.ChatClient` in memory. With it, a
+client that comes back within 30 s gets its nickname, rooms and rate limit
+back, and nobody else can take them meanwhile. A client without a token is
+known by its connection alone.
 
 Any of them may send ``'chat message'`` in any of three shapes:
 ``text``; ``text, clientOffset`` (the tutorial's final client: the text is
@@ -42,6 +51,7 @@ applies it):
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
 __all__ = [
@@ -56,12 +66,15 @@ __all__ = [
     "MAX_NICKNAME_LENGTH",
     "validate_text",
     "validate_nickname",
+    "canonical_nickname",
+    "GUEST_PREFIX",
     "validate_room",
     "is_offset",
     "WELCOME",
     "USER_JOINED",
     "USER_LEFT",
     "ONLINE",
+    "PRESENCE",
     "TYPING",
     "NICKNAME",
     "JOIN",
@@ -74,11 +87,12 @@ __all__ = [
 CHAT_MESSAGE = "chat message"  #: client -> server: text; server -> clients: text[, offset, meta]
 CHAT_ERROR = "chat error"  #: server -> one client: {"event", "error"} when no ack was asked for
 WELCOME = "welcome"  #: server -> a rich client: {"nickname", "offset" (the log's newest), "logId"}
-USER_JOINED = "user joined"  #: server -> clients: {"nickname"}
-USER_LEFT = "user left"  #: server -> clients: {"nickname"}
-ONLINE = "online"  #: server -> clients: sorted list of nicknames
+PRESENCE = "presence"  #: server -> clients: what changed, {"joined": [names], "left": [names], "renamed": [[old, new]]}
+ONLINE = "online"  #: server -> a newcomer: the sorted list of nicknames online, once
+USER_JOINED = "user joined"  #: a notice clients make of each name in a presence change's "joined"
+USER_LEFT = "user left"  #: a notice clients make of each name in a presence change's "left"
 TYPING = "typing"  #: client -> server: bool; server -> others: {"nickname", "typing"}
-NICKNAME = "nickname"  #: client -> server: new nickname; ack {"ok", "nickname"}
+NICKNAME = "nickname"  #: client -> server: new nickname; ack {"ok", "nickname"}; as a notice: {"old", "nickname"}
 JOIN = "join"  #: client -> server: room name
 LEAVE = "leave"  #: client -> server: room name
 PRIVATE_MESSAGE = "private message"  #: client -> server: {"to", "text"}; server -> both ends
@@ -132,8 +146,18 @@ def is_offset(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_OFFSET
 
 
+GUEST_PREFIX = "guest-"  #: the server names clients that give no name; nobody may choose such a name
+
+
 def validate_nickname(nickname: object) -> str:
-    """Return the stripped nickname if it is acceptable, else raise ``ValueError``."""
+    """Return the stripped nickname if it is acceptable, else raise ``ValueError``.
+
+    Names are shown to people, so what looks alike must not be two names:
+    control and format characters (zero-width spaces, bidirectional
+    overrides) are refused, and so are names that mix Latin, Greek and
+    Cyrillic letters ("bоb" with a Cyrillic o). :func:`canonical_nickname`
+    then decides which names are the same.
+    """
     if not isinstance(nickname, str):
         raise ValueError(f"A nickname must be a string, not {type(nickname).__name__}.")
     nickname = " ".join(nickname.split())
@@ -145,7 +169,19 @@ def validate_nickname(nickname: object) -> str:
         nickname.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("A nickname must be valid Unicode text.") from None
+    if any(unicodedata.category(char)[0] == "C" for char in nickname):
+        raise ValueError("A nickname cannot hold invisible or control characters.")
+    scripts = {unicodedata.name(char, "").split(" ")[0] for char in nickname if char.isalpha()}
+    if len(scripts & {"LATIN", "GREEK", "CYRILLIC"}) > 1:
+        raise ValueError("A nickname cannot mix Latin, Greek and Cyrillic letters.")
+    if canonical_nickname(nickname).startswith(GUEST_PREFIX):
+        raise ValueError(f"Names starting with {GUEST_PREFIX!r} are given by the server; choose another.")
     return nickname
+
+
+def canonical_nickname(nickname: str) -> str:
+    """The form in which two nicknames are compared: "BOB", "bob" and "ｂｏｂ" are one name."""
+    return unicodedata.normalize("NFKC", nickname).casefold()
 
 
 def validate_room(room: object) -> str:

@@ -31,7 +31,7 @@ def create_tutorial_app(**server_options: Any) -> socketio.ASGIApp:
     server_log = []  # what the tutorial prints with console.log
 
     @sio.event
-    async def connect(sid, environ):
+    async def connect(sid, environ, auth=None):
         server_log.append("a user connected")
 
     @sio.event

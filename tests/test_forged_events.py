@@ -46,12 +46,16 @@ async def test_a_client_cannot_raise_a_reserved_event(server, name):
     async with ChatClient(server.url, nickname="ada") as ada:
         mallory = await raw_socket(server.url, {"serverOffset": None, "logId": None, "nickname": "mallory"})
         try:
+            async with asyncio.timeout(5):  # presence changes travel in batches: wait for mallory's
+                while "mallory" not in ada.online:
+                    await asyncio.sleep(0.01)
             await mallory.send("421" + json.dumps([name, {"serverOffset": 0, "nickname": "eve"}]))
             answer = json.loads((await frames_until(mallory, "431"))[3:])
             assert answer == [{"ok": False, "error": f"{name!r} is not an event a client may send."}]
             await mallory.send("42" + json.dumps([name]))  # without an ack: ignored just the same
             await ada.send("marker")  # once ada has this, any notice sent before it has arrived
             await ada.wait_for_message(lambda m: m.text == "marker")
+            await asyncio.sleep(0.3)  # and any presence batch (0.1 s) that would have followed
             assert sorted(server.chat.online) == ["ada", "mallory"]  # one entry each: no fake arrival or departure
             notices = [(n["kind"], n.get("nickname")) for n in ada.notices]
             assert ("user left", "mallory") not in notices and ("user joined", "eve") not in notices

@@ -123,7 +123,7 @@ async def test_flood_is_rate_limited_per_connection_and_not_acknowledged():
             accepted = [a for a in answers if isinstance(a, dict)]
             unanswered = [a for a in answers if isinstance(a, ChatConnectionError)]
             assert len(accepted) + len(unanswered) == 30
-            assert all(a["ok"] for a in accepted) and 10 <= len(accepted) <= 12
+            assert all(a["ok"] for a in accepted) and 9 <= len(accepted) <= 12  # the burst, less the connect
             errors = [n for n in flooder.notices if n["kind"] == "chat error"]
             assert len(errors) == len(unanswered)
             assert errors[0] == {"kind": "chat error", "event": "chat message", "error": "Too many messages; slow down."}
@@ -248,14 +248,14 @@ async def test_rooms_per_client_are_capped(server):
 
 
 async def test_nickname_changes_are_rate_limited():
-    with BackgroundServer(rate_limit=(1, 3), ping_interval=2) as limited:
-        async with ChatClient(limited.url) as client:
+    with BackgroundServer(rate_limit=(1, 4), ping_interval=2) as limited:
+        async with ChatClient(limited.url) as client:  # connecting takes one of the four
             answers = [await client.call("nickname", f"name{i}", timeout=5) for i in range(3)]
             with pytest.raises(ChatConnectionError, match="No answer"):  # a retry may cure it: no ack (protocol.py)
                 await client.call("nickname", "one too many", timeout=1)
-            notice = client.notices[-1]
+            errors = [n for n in client.notices if n["kind"] == "chat error"]
     assert [a["ok"] for a in answers] == [True, True, True]
-    assert notice == {"kind": "chat error", "event": "nickname", "error": "Too many messages; slow down."}
+    assert errors == [{"kind": "chat error", "event": "nickname", "error": "Too many messages; slow down."}]
 
 
 def test_a_store_passed_in_survives_a_server_restart(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -57,6 +58,7 @@ class ChatClient(Connection):
         super().__init__(url, transport=transport, reconnection=reconnection, ack_timeout=ack_timeout)
         self.nickname = nickname
         self.inbox = Inbox(self._announce)  #: what this client received
+        self._token = secrets.token_urlsafe(24)  # in memory only: this client object is the person
         self.inbox.listen_to(self._sio)
         self._welcomed = asyncio.Event()
         self._sio.on(protocol.WELCOME, self._on_welcome)
@@ -103,7 +105,9 @@ class ChatClient(Connection):
     def _auth(self) -> dict:
         # Called on every (re)connection, so the server replays what we missed.
         # serverOffset None: a newcomer, who starts at the log's head.
-        auth: dict[str, Any] = {"serverOffset": self.inbox.last_offset, "logId": self.inbox.log_id}
+        # The token proves we are the same person after a reconnection: the server
+        # gives our nickname, rooms and rate limit back to it, and to nobody else.
+        auth: dict[str, Any] = {"serverOffset": self.inbox.last_offset, "logId": self.inbox.log_id, "token": self._token}
         if self.nickname is not None:
             auth["nickname"] = self.nickname
         return auth

@@ -47,10 +47,10 @@ class Inbox:
         """Register the handlers of the server's events (all but ``'welcome'``, connect and disconnect)."""
         sio.on(protocol.CHAT_MESSAGE, self.on_chat_message)
         sio.on(protocol.PRIVATE_MESSAGE, self.on_private_message)
-        for event in (protocol.USER_JOINED, protocol.USER_LEFT, protocol.NICKNAME, protocol.JOIN, protocol.LEAVE,
-                      protocol.CHAT_ERROR):
+        for event in (protocol.JOIN, protocol.LEAVE, protocol.CHAT_ERROR):
             sio.on(event, self._notice_handler(event))
         sio.on(protocol.ONLINE, self.on_online)
+        sio.on(protocol.PRESENCE, self.on_presence)
         sio.on(protocol.TYPING, self.on_typing)
 
     # -- the log -------------------------------------------------------------------
@@ -111,6 +111,22 @@ class Inbox:
     def on_online(self, names: list) -> None:
         self.online = list(names)
         self._announce("online", self.online)
+
+    def on_presence(self, change: dict) -> None:
+        """Apply what changed to the online list, and keep a notice of each change."""
+        online = set(self.online)
+        notices = [{"kind": protocol.USER_JOINED, "nickname": name} for name in change.get("joined", [])]
+        online.update(name for name in change.get("joined", []))
+        for old, new in change.get("renamed", []):
+            online.discard(old)
+            online.add(new)
+            notices.append({"kind": protocol.NICKNAME, "old": old, "nickname": new})
+        online.difference_update(change.get("left", []))
+        notices += [{"kind": protocol.USER_LEFT, "nickname": name} for name in change.get("left", [])]
+        for entry in notices:
+            self.notices.append(entry)
+            self._announce("notice", entry)
+        self.on_online(sorted(online))
 
     def on_typing(self, data: dict) -> None:
         (self.typing.add if data.get("typing") else self.typing.discard)(data.get("nickname"))

@@ -107,6 +107,9 @@ class ChatServer:
                 on_shutdown=self.presence.close,
             ),
             max_body_bytes=config.max_payload_bytes,
+            allowed_hosts=config.allowed_hosts,
+            frame_ancestors=config.frame_ancestors,
+            static_dir=STATIC_DIR,
         )
 
     @property

@@ -39,9 +39,11 @@ class Member:
     sid: str
     nickname: str
     audience: Audience
+    token: str
     bucket: TokenBucket | None = None
     rooms: set[str] = field(default_factory=set)
     typing: bool = False
+    left_at: float = 0.0  #: when it disconnected (monotonic), for the grace period
 
     def allowed(self) -> bool:
         """Take one event from the rate limit; ``False`` when it is spent."""

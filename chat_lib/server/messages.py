@@ -51,10 +51,13 @@ class Messages:
             await self.emit(protocol.CHAT_MESSAGE, as_sent_to(audience, message), to=audience)
 
     async def catch_up(self, member, after):
-        """Send ``member`` every public message after offset ``after``, then let live ones in."""
+        """Send ``member`` every message after offset ``after``, then let live ones in."""
         if member.audience == "rich":
             welcome = {"nickname": member.nickname, "offset": after, "logId": self.store.log_id}
             await self.emit(protocol.WELCOME, welcome, to=member.sid)
+        for room in member.rooms:  # the rooms it is back in; a live message may come twice, clients drop repeats
+            for message in self.store.since(after, room=room):
+                await self.emit(protocol.CHAT_MESSAGE, as_sent_to("rich", message), to=member.sid)
         while missed := self.store.since(after):
             for message in missed:
                 await self.emit(protocol.CHAT_MESSAGE, as_sent_to(member.audience, message), to=member.sid)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import engineio
@@ -26,6 +27,7 @@ import socketio
 from .. import protocol
 from ..overrides import ack_requested
 from .members import Member, TokenBucket
+from .notices import PresenceNotices
 
 if TYPE_CHECKING:
     from .app import ChatServer
@@ -48,6 +50,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         self.chat = chat
         self.config = chat.config
         self.members: dict[str, Member] = chat.members
+        self.departed: dict[str, Member] = {}  # token -> who left lately, to give back on return
+        self.notices = PresenceNotices(self, chat.config.presence_window)
 
     @property
     def store(self) -> Any:
@@ -66,12 +70,12 @@ class ChatNamespace(socketio.AsyncNamespace):
         try:
             if member is None:
                 raise ValueError("Not connected to the chat.")
-            if event not in protocol.CLIENT_EVENTS or handler is None:
-                raise ValueError(f"This server has no event called {event!r}.")
-            if not member.allowed():
+            if not member.allowed():  # every event costs, unknown ones too
                 # A retry may cure this, so no acknowledgement (protocol.py says why).
                 await self.tell_error(sid, event, SLOW_DOWN)
                 return self.server.not_handled
+            if event not in protocol.CLIENT_EVENTS or handler is None:
+                raise ValueError(f"This server has no event called {event!r}.")
             try:
                 inspect.signature(handler).bind(member, *args)
             except TypeError:
@@ -90,25 +94,73 @@ class ChatNamespace(socketio.AsyncNamespace):
         await self.emit(protocol.CHAT_ERROR, {"event": event, "error": error}, to=sid)
 
     async def add_member(self, sid: str, auth: Any) -> Member:
-        """Make the connection ``sid`` a member: its audience, nickname and rate limit.
+        """Make the connection ``sid`` a member: who it is, what it hears, what it may send.
 
-        A nickname in ``auth`` that is not acceptable is refused with a
-        ``'chat error'``, and the member keeps a guest name.
+        A client that comes back with its ``token`` within the grace period
+        gets its nickname, rooms and rate limit back. A nickname in ``auth``
+        that is not acceptable, or that somebody else owns, is refused with a
+        ``'chat error'``, and the member gets a guest name.
         """
         audience = protocol.audience_of(auth)
-        nickname = f"guest-{sid[:4]}"
+        token = auth.get("token") if audience == "rich" else None
+        if token is not None and not (isinstance(token, str) and 16 <= len(token) <= 128):
+            await self.tell_error(sid, "connect", "A token must be a string of 16 to 128 characters; ignored.")
+            token = None
+        token = token or sid  # without one, a client is known by this connection alone
+        member = self.departed.pop(token, None) or Member(sid, "", audience, token, self.new_bucket())
+        member.sid, member.audience, member.typing = sid, audience, False
         if audience == "plain" and isinstance(auth, dict) and auth:
             hint = 'An auth object needs the key "serverOffset" (None for a newcomer) to use the chat\'s features.'
             await self.tell_error(sid, "connect", hint)
-        elif audience != "plain" and auth.get("nickname") is not None:
+        wanted = auth.get("nickname") if audience != "plain" else None
+        if wanted is not None:
             try:
-                nickname = protocol.validate_nickname(auth["nickname"])
+                member.nickname = await self.claimed(protocol.validate_nickname(wanted), token)
             except ValueError as exc:
                 await self.tell_error(sid, "connect", str(exc))
-        bucket = TokenBucket(*self.config.rate_limit) if self.config.rate_limit else None
-        member = self.members[sid] = Member(sid, nickname, audience, bucket)
-        logger.info("%s connected as %r (%s)", sid, nickname, audience)
+        if not member.nickname or not await self.presence.claim(member.nickname, token):
+            member.nickname = await self.guest_name(sid, token)
+        if member.bucket is not None:
+            member.bucket.take()  # connecting costs like a message: reconnect loops do not refill the limit
+        self.members[sid] = member
+        logger.info("%s connected as %r (%s)", sid, member.nickname, audience)
         return member
+
+    async def remove_member(self, sid: str) -> Member | None:
+        """Forget the connection ``sid``; keep its owner's name, rooms and rate limit for the grace period."""
+        member = self.members.pop(sid, None)
+        if member is not None and member.token != sid:
+            now = time.monotonic()
+            self.departed = {token: m for token, m in self.departed.items() if m.left_at > now - self.presence.GRACE}
+            member.left_at = now
+            self.departed[member.token] = member
+        if member is not None:
+            await self.presence.release(member.nickname, member.token)
+        return member
+
+    def is_only_connection(self, member: Member) -> bool:
+        """Whether ``member`` is the only connection online under its nickname."""
+        name = protocol.canonical_nickname(member.nickname)
+        return not any(
+            protocol.canonical_nickname(other.nickname) == name and other.sid != member.sid
+            for other in self.members.values()
+        )
+
+    async def claimed(self, nickname: str, token: str) -> str:
+        """``nickname``, now owned by ``token``; ``ValueError`` if somebody else owns it."""
+        if not await self.presence.claim(nickname, token):
+            raise ValueError(f"The nickname {nickname!r} is taken; choose another.")
+        return nickname
+
+    async def guest_name(self, sid: str, token: str) -> str:
+        for length in (4, 8, len(sid)):  # the short name, unless two connections' ids begin alike
+            name = f"{protocol.GUEST_PREFIX}{sid[:length]}"
+            if await self.presence.claim(name, token):
+                return name
+        return name
+
+    def new_bucket(self) -> TokenBucket | None:
+        return TokenBucket(*self.config.rate_limit) if self.config.rate_limit else None
 
     def start_offset(self, auth: dict) -> int:
         """Where a client's catch-up starts: its ``serverOffset``, or the log's head for a newcomer.

@@ -7,7 +7,7 @@ adds it to a running server and tries it at once.
 from __future__ import annotations
 
 from .. import protocol
-from .members import nickname_room
+from .members import nickname_room, room_key
 
 __all__ = ["People"]
 
@@ -21,13 +21,14 @@ class People:
             await self.enter_room(sid, "plain")
         else:
             await self.enter_room(sid, nickname_room(member.nickname))
+            for room in member.rooms:  # back within the grace period: its rooms too
+                await self.enter_room(sid, room_key(room))
             await self.catch_up(member, self.start_offset(auth))
         if self.config.presence:
-            await self.emit(protocol.USER_JOINED, {"nickname": member.nickname}, skip_sid=sid)
-            await self.announce_online()
+            await self.notices.joined(sid, member.nickname, self.is_only_connection(member))
 
     async def on_disconnect(self, sid, reason=None):
-        member = self.members.pop(sid, None)
+        member = await self.remove_member(sid)
         if member is None:  # it never finished connecting
             return
         if reason == self.server.reason.CLIENT_DISCONNECT:
@@ -35,22 +36,17 @@ class People:
         if member.typing:  # else the others would see "X is typing" forever
             await self.emit(protocol.TYPING, {"nickname": member.nickname, "typing": False})
         if self.config.presence:
-            await self.emit(protocol.USER_LEFT, {"nickname": member.nickname})
-            await self.announce_online()
-
-    async def announce_online(self):
-        await self.presence.changed()
-        await self.emit(protocol.ONLINE, await self.presence.everyone())
+            self.notices.left(member.nickname, self.is_only_connection(member))
 
     async def on_nickname(self, member, nickname):
         new, old = protocol.validate_nickname(nickname), member.nickname
         if new != old:
-            member.nickname = new
+            member.nickname = await self.claimed(new, member.token)
+            await self.presence.release(old, member.token)
             if member.audience != "plain":
                 await self.leave_room(member.sid, nickname_room(old))
                 await self.enter_room(member.sid, nickname_room(new))
-            await self.emit(protocol.NICKNAME, {"old": old, "nickname": new})
-            await self.announce_online()
+            self.notices.renamed(old, new)
         return {"ok": True, "nickname": new}
 
     async def on_typing(self, member, typing):

@@ -1,19 +1,23 @@
-"""Who is online: this process's members, or every process's through Redis.
+"""Who is online, and who owns which nickname: this process alone, or every process through Redis.
 
-Both kinds answer the same three calls, so the handlers never ask which one
-they have: :meth:`changed` after a join, leave or rename, :meth:`everyone`
-for the list, :meth:`close` at the end.
+Both kinds answer the same calls, so the handlers never ask which one they
+have: :meth:`claim` a nickname for a client's token, :meth:`release` it when
+the client leaves (its owner keeps it for :attr:`GRACE` seconds, so a flaky
+link does not lose it), :meth:`changed` after a join, leave or rename,
+:meth:`everyone` for the list, :meth:`close` at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
+from ..protocol import canonical_nickname
 from .members import Member
 
-__all__ = ["LocalPresence", "RedisPresence"]
+__all__ = ["LocalPresence", "RedisPresence", "presence_for"]
 
 logger = logging.getLogger("chat_lib.server.presence")
 
@@ -21,26 +25,44 @@ logger = logging.getLogger("chat_lib.server.presence")
 class LocalPresence:
     """The members of this process, which is the whole chat."""
 
+    GRACE = 30.0  #: seconds a nickname stays its owner's after the owner left
+
     def __init__(self, members: dict[str, Member]) -> None:
         self.members = members
+        self.held: dict[str, tuple[str, float]] = {}  # canonical name -> (owner's token, held until)
+
+    async def claim(self, nickname: str, token: str) -> bool:
+        """Make ``nickname`` the name of ``token``'s owner; ``False`` if somebody else has it."""
+        name, now = canonical_nickname(nickname), time.monotonic()
+        online = {member.token for member in self.members.values() if canonical_nickname(member.nickname) == name}
+        owner, until = self.held.get(name, (token, now))
+        return not (online - {token}) and (owner == token or until <= now)
+
+    async def release(self, nickname: str, token: str) -> None:
+        """Keep ``nickname`` for ``token``'s owner a little while after they left."""
+        now = time.monotonic()
+        self.held = {name: held for name, held in self.held.items() if held[1] > now}  # forget the expired
+        self.held[canonical_nickname(nickname)] = (token, now + self.GRACE)
 
     async def changed(self) -> None:
         """Nothing to share: the members dict is the truth."""
 
     async def everyone(self) -> list[str]:
-        """Sorted nicknames, one entry per connection."""
-        return sorted(member.nickname for member in self.members.values())
+        """The nicknames online, sorted, each once."""
+        return sorted({member.nickname for member in self.members.values()})
 
     async def close(self) -> None:
         pass
 
 
 class RedisPresence(LocalPresence):
-    """The members of every process on one Redis.
+    """The members of every process on one Redis, and one owner per nickname across them.
 
     Each process keeps a hash ``chat_lib:online:<server id>`` (sid -> nickname)
     that expires unless refreshed: a killed process's people vanish from the
-    list after :attr:`TTL` seconds.
+    list after :attr:`TTL` seconds. A nickname is a key
+    ``chat_lib:name:<canonical name>`` holding its owner's token, refreshed
+    while its owner is online and left to expire :attr:`GRACE` seconds after.
     """
 
     KEY = "chat_lib:online"
@@ -54,7 +76,20 @@ class RedisPresence(LocalPresence):
         self.key = f"{self.KEY}:{server_id}"
         self._refresher: asyncio.Task | None = None
 
-    async def changed(self) -> None:
+    async def claim(self, nickname: str, token: str) -> bool:
+        key = f"chat_lib:name:{canonical_nickname(nickname)}"
+        try:
+            if await self.redis.set(key, token, nx=True, ex=int(self.GRACE)):
+                return True
+            return await self.redis.get(key) == token.encode()
+        except Exception as exc:  # Redis lost: this process's view decides
+            logger.warning("Redis unreachable (%s); checking the nickname on this server only", exc)
+            return await super().claim(nickname, token)
+
+    async def release(self, nickname: str, token: str) -> None:
+        """Nothing to do: the name's key expires by itself once nobody refreshes it."""
+
+    async def changed(self):
         """Write this process's members, under a key that expires if we die."""
         if self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh_forever())
@@ -64,19 +99,21 @@ class RedisPresence(LocalPresence):
                 if self.members:
                     pipe.hset(self.key, mapping={sid: m.nickname for sid, m in self.members.items()})
                     pipe.expire(self.key, self.TTL)
+                for member in self.members.values():  # the names of the people online stay theirs
+                    pipe.expire(f"chat_lib:name:{canonical_nickname(member.nickname)}", int(self.GRACE))
                 await pipe.execute()
         except Exception as exc:  # Redis lost: the list goes stale, the chat goes on
             logger.warning("Redis unreachable (%s); the online list may be stale", exc)
 
-    async def everyone(self) -> list[str]:
+    async def everyone(self):
         try:
-            names: list[str] = []
+            names = set()
             async for key in self.redis.scan_iter(match=f"{self.KEY}:*"):
-                names.extend(value.decode() for value in await self.redis.hvals(key))
+                names.update(value.decode() for value in await self.redis.hvals(key))
             return sorted(names)
         except Exception as exc:
             logger.warning("Redis unreachable (%s); showing this server's clients only", exc)
-            return await super().everyone()
+            return sorted({member.nickname for member in self.members.values()})
 
     async def _refresh_forever(self) -> None:
         while True:
