@@ -32,12 +32,14 @@ QUICK = {"messages": 2000, "burst_messages": 2000, "round_trips": 100, "warmup":
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=BENCH / "results" / "side_by_side", help="folder for the results")
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "side_by_side",
+                        help="folder for the results")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check that everything works")
     parser.add_argument("--servers", nargs="+", choices=[s.name for s in SERVERS], help="default: all four")
     parser.add_argument("--no-node", action="store_true", help="skip the Node app and the Node client")
     parser.add_argument("--messages", type=int, help="messages per throughput run (20,000)")
     parser.add_argument("--burst", type=int, dest="burst_messages", help="messages of the polling burst (20,000)")
+    parser.add_argument("--round-trips", type=int, dest="round_trips", help="round trips timed (500)")
     parser.add_argument("--clients", type=int, help="WebSocket clients for the fan-out (1000)")
     parser.add_argument("--rounds", type=int, dest="fan_out_rounds", help="fan-out messages (10)")
     parser.add_argument("--many-clients-with", choices=["python", "node"],
@@ -50,7 +52,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     changes = dict(QUICK) if args.quick else {}
-    for name in ("messages", "burst_messages", "clients", "fan_out_rounds", "many_clients_with", "limit"):
+    options = ("messages", "round_trips", "burst_messages", "clients", "fan_out_rounds", "many_clients_with", "limit")
+    for name in options:
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.servers:

@@ -30,7 +30,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -118,7 +118,7 @@ class _Run:
 
     async def run(self) -> SideBySideReport:
         began = time.perf_counter()
-        self.report.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.report.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.report.machine = machine_info()
         self.report.machine["versions"].update(_python_versions())
         self.prepare_node()
@@ -169,7 +169,7 @@ class _Run:
         """Run one measurement; a failure becomes a recorded result, never the end of the run."""
         try:
             return await measure(server)
-        except Exception as exc:  # recorded: the table says what failed, the run goes on
+        except Exception as exc:  # noqa: BLE001 - recorded: the table says what failed, the run goes on
             kind = {"throughput, Python client": "throughput", "throughput, Node client": "throughput",
                     "round trip": "round_trip", "polling burst, Node client": "polling_burst"}.get(name, "many_clients")
             client = "node" if "Node" in name else "python"
@@ -187,7 +187,7 @@ class _Run:
                 measure_throughput(server.url, "websocket", messages=cfg.messages, payload_bytes=cfg.payload_bytes,
                                    window=cfg.window, timeout=cfg.limit),
                 cfg.limit + WAIT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             values = _not_completed(cfg.limit)
             return _measurement("throughput", server.spec, "python", "websocket", {"messages": cfg.messages}, values)
         cpu = server.cpu_seconds() - cpu_before
@@ -218,7 +218,7 @@ class _Run:
             m = await asyncio.wait_for(
                 measure_round_trips(server.url, "websocket", count=cfg.round_trips, warmup=cfg.warmup,
                                     payload_bytes=cfg.payload_bytes), cfg.limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _measurement("round_trip", server.spec, "python", "websocket", {"count": cfg.round_trips},
                                 _not_completed(cfg.limit))
         m.params = {"server": server.spec.name, "client": "python", **m.params}
@@ -266,6 +266,9 @@ class _Run:
         values = _finish({**result, **memory, **summarize(samples)}, cfg.limit)
         if "connect_seconds" in values and values.get("connected", 0) < cfg.clients:
             values["connect_seconds_partial"] = values.pop("connect_seconds")
+        if not values.get("completed") and "note" not in values and "error" not in values:
+            failure = values.get("first_failure")
+            values.update({"note": f"a connection failed: {failure}"} if failure else _not_completed(cfg.limit))
         return values, samples
 
     async def _many_python(self, server: ServerProcess, bar: tqdm) -> tuple[dict[str, Any], list[float]]:
@@ -276,10 +279,16 @@ class _Run:
         began = time.perf_counter()
         deadline = began + cfg.limit
         try:
-            connected = await _connect_batches(server.url, cfg.clients, cfg.connect_batch, deadline, probes, bar)
+            connected, failure = await _connect_batches(server.url, cfg.clients, cfg.connect_batch, deadline,
+                                                        probes, bar)
             values["connected"] = connected
             if connected < cfg.clients:
-                values.update(_not_completed(cfg.limit), connect_seconds_partial=time.perf_counter() - began)
+                values["connect_seconds_partial"] = time.perf_counter() - began
+                if failure is None:
+                    values.update(_not_completed(cfg.limit))
+                else:
+                    said = " | ".join(list(server.errors)[-2:])
+                    values.update(completed=False, note=f"a connection failed: {failure}" + (f" ({said})" * bool(said)))
                 return values, samples
             values["connect_seconds"] = time.perf_counter() - began
             values["rss_mib"] = server.rss_bytes() / MIB
@@ -302,7 +311,7 @@ class _Run:
                     samples.append((max(f.result() for f in done) - start) * 1000)
             values.update(summarize(samples), completed=True, rss_mib_after=server.rss_bytes() / MIB)
             return values, samples
-        except asyncio.TimeoutError:
+        except TimeoutError:
             values.update(_not_completed(cfg.limit))
             return values, samples
         finally:
@@ -312,8 +321,11 @@ class _Run:
 
 
 async def _connect_batches(url: str, clients: int, batch: int, deadline: float, probes: list[Probe],
-                           bar: tqdm) -> int:
-    """Connect ``clients`` probes, ``batch`` at a time, until ``deadline``; all go in ``probes`` (to close)."""
+                           bar: tqdm) -> tuple[int, str | None]:
+    """Connect ``clients`` probes, ``batch`` at a time, until ``deadline``; all go in ``probes`` (to close).
+
+    :returns: how many connected, and the first failure other than the deadline (``None`` if none).
+    """
     connected = 0
     while connected < clients:
         remaining = deadline - time.perf_counter()
@@ -326,10 +338,12 @@ async def _connect_batches(url: str, clients: int, batch: int, deadline: float, 
         made = sum(1 for r in results if isinstance(r, Probe))
         connected += made
         bar.update(made)
+        failures = [r for r in results if not isinstance(r, (Probe, asyncio.TimeoutError))]
+        if failures:
+            return connected, repr(failures[0])
         if made < len(opening):
             break
-    # the receivers come first in the list, in order; a failed one stays too, to be closed
-    return connected
+    return connected, None
 
 
 def _updater(bar: tqdm) -> Callable[[int, int], None]:

@@ -33,14 +33,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import psutil
 
 from ..config import ChatConfig
 from ..errors import ServerStartError
 
-__all__ = ["SERVERS", "ServerProcess", "ServerSpec", "node_versions", "npm_install", "run_node_load"]
+__all__ = ["BENCH_CHAT", "SERVERS", "ServerProcess", "ServerSpec", "node_versions", "npm_install", "run_node_load"]
 
 logger = logging.getLogger("chat_lib.lab.compare_servers")
 
@@ -59,11 +59,15 @@ class ServerSpec:
     config: ChatConfig | None = None
 
 
+#: ChatServer as issue 13 measures it: presence on, rate limit off; and no cap on sessions per
+#: address, since all the benchmark's clients come from 127.0.0.1.
+BENCH_CHAT = ChatConfig(rate_limit=None, max_sessions_per_address=None)
+
 #: The servers compared, in table order; ``plain`` is the reference.
 SERVERS = (
     ServerSpec("plain", "plain python-socketio", "tutorial"),
-    ServerSpec("chat_memory", "ChatServer, log in memory", "chat", ChatConfig(rate_limit=None)),
-    ServerSpec("chat_disk", "ChatServer, log on disk", "chat", ChatConfig(rate_limit=None, store="")),
+    ServerSpec("chat_memory", "ChatServer, log in memory", "chat", BENCH_CHAT),
+    ServerSpec("chat_disk", "ChatServer, log on disk", "chat", BENCH_CHAT.replace(store="")),
     ServerSpec("node", "Node seed app", "node"),
 )
 
@@ -108,7 +112,7 @@ class ServerProcess:
             return [shutil.which("node"), "index.js", "0"], self.node_seed_dir
         command = [sys.executable, "-m", "chat_lib.lab.serve_app", self.spec.app, "127.0.0.1", "0"]
         if self.spec.app == "chat":
-            config = self.spec.config or ChatConfig(rate_limit=None)
+            config = self.spec.config or BENCH_CHAT
             if config.store == "":  # a fresh log file for each start
                 self._folder = tempfile.TemporaryDirectory(prefix="side-by-side-")
                 config = config.replace(store=str(Path(self._folder.name) / "chat.sqlite3"))
@@ -166,7 +170,7 @@ class ServerProcess:
             self._folder.cleanup()
             self._folder = None
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -187,7 +191,7 @@ def npm_install(folder: Path, timeout: float = 300.0) -> str | None:
     if npm is None or shutil.which("node") is None:
         return "node and npm are not on the PATH"
     try:
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder,
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], check=False, cwd=folder,
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"npm install in {folder} did not finish within {timeout:.0f} s"
@@ -201,7 +205,8 @@ def node_versions(*folders: Path) -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     node = shutil.which("node")
     if node is not None:
-        versions["node"] = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+        answer = subprocess.run([node, "--version"], check=False, capture_output=True, text=True, timeout=30)
+        versions["node"] = answer.stdout.strip()
     for folder in folders:
         with contextlib.suppress(OSError, ValueError):
             wanted = json.loads((folder / "package.json").read_text()).get("dependencies", {})
@@ -245,7 +250,7 @@ async def run_node_load(
         while True:
             try:
                 raw = await asyncio.wait_for(process.stdout.readline(), max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return {"completed": False, "timed_out": True, **progress}
             if not raw:
                 error = (await process.stderr.read()).decode(errors="replace").strip()
