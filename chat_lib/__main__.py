@@ -82,15 +82,8 @@ def serve(args: argparse.Namespace) -> int:
     chat = ChatServer(_config(args))
     port = sock.getsockname()[1]
     shown_host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
-    config = uvicorn.Config(
-        chat.app,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        ws_per_message_deflate=False,
-        ssl_certfile=args.ssl_certfile,  # uvicorn's own TLS (notebook 08); usually a proxy ends TLS
-        ssl_keyfile=args.ssl_keyfile,
-    )
+    # uvicorn's own TLS (notebook 08); usually a proxy ends TLS.
+    server = _uvicorn_server(chat.app, args.host, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
     scheme = "https" if args.ssl_certfile else "http"
     # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then raises the signal
     # again: Ctrl-C as KeyboardInterrupt (a traceback) and SIGTERM with its

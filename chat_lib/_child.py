@@ -31,7 +31,7 @@ def main(host: str, port: str, config_json: str) -> None:
         print(exc, file=sys.stderr)
         sys.exit(1)
     chat = ChatServer(config)
-    server = _uvicorn_server(chat.app)
+    server = _uvicorn_server(chat.app, host)
     threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
 
     # uvicorn calls startup() before serving; announce the port once it is listening.

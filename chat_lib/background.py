@@ -34,6 +34,7 @@ import uvicorn
 from .config import ChatConfig
 from .errors import ServerStartError
 from .server import ChatServer
+from .server.guard import HttpGuard
 from .store import MessageStore
 
 __all__ = ["BackgroundServer", "bind_socket"]
@@ -68,7 +69,18 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app: Any) -> uvicorn.Server:
+def _uvicorn_server(app: Any, host: str = "127.0.0.1", **options: Any) -> uvicorn.Server:
+    """The uvicorn server for ``app`` bound on ``host``: BackgroundServer, its child and the CLI share it.
+
+    For a chat server (its :class:`~chat_lib.server.guard.HttpGuard`), uvicorn
+    reads no WebSocket message larger than the server's payload limit (its own
+    default is 16 MiB, read whole before python-engineio's check), and the
+    guard learns the bound address for its Host check. ``options`` are
+    further ``uvicorn.Config`` options (TLS).
+    """
+    guard = app if isinstance(app, HttpGuard) else None
+    if guard is not None:
+        guard.bound_host = host
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -77,6 +89,8 @@ def _uvicorn_server(app: Any) -> uvicorn.Server:
         # The Socket.IO client does not offer compression by default, the
         # JavaScript one does; on loopback it costs more than it saves.
         ws_per_message_deflate=False,
+        ws_max_size=guard.max_body_bytes if guard is not None else 16 * 1024 * 1024,
+        **options,
     )
     return uvicorn.Server(config)
 
@@ -183,7 +197,7 @@ class BackgroundServer:
         self.port = sock.getsockname()[1]
         if self.config is not None:  # a new chat server for every start: a fresh log and members
             self.chat = ChatServer(self.config, store=self._store)
-        self._server = _uvicorn_server(self.chat.app if self.chat is not None else self.app)
+        self._server = _uvicorn_server(self.chat.app if self.chat is not None else self.app, self.host)
         # uvicorn skips signal handlers outside the main thread, so Ctrl-C and
         # kernel interrupts stay with the notebook.
         self._thread = threading.Thread(

@@ -83,7 +83,7 @@ class HttpGuard:
         self._under_jupyterhub = bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
         page = self.static_dir / "index.html" if self.static_dir is not None else None
         policy = content_security_policy(page.read_text("utf-8") if page and page.exists() else "", frame_ancestors)
-        self._page_headers = []  # TEMP
+        self._page_headers = [(b"content-security-policy", policy.encode())]
 
     def host_allowed(self, host: str | None) -> bool:
         """Whether a request with this ``Host`` header is for us (see the class docstring)."""
