@@ -206,7 +206,8 @@ class SideBySideReport(Report):
             _, grid = plt.subplots(3, 3, figsize=(15, 11), layout="constrained")
             axes = grid.ravel()
             axes[0].figure.suptitle(f"Side by side, one run on {self.machine.get('cpu_count')} cores "
-                                    f"({self.started_at[:10]})", fontsize=14)
+                                    f"({self.started_at[:10]}, load average "
+                                    f"{_load(self.machine.get('load_average_1min'))} at the start)", fontsize=14)
         for ax, figure in zip(axes, FIGURES):
             self._bars(ax, figure)
         return axes
