@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 
 import httpx
 import pytest
@@ -63,12 +64,11 @@ async def polling_session(http: httpx.AsyncClient, url: str) -> str:
 
 
 async def unchanged_for(ada: ChatClient, server: BackgroundServer, online: list[str], stored: int) -> None:
-    """Ada still chats, and saw nothing of the attack: no message, no notice, same people online."""
-    notices = len(ada.notices)
+    """Ada still chats, and saw nothing of the attack: no message, no notice, the same people online."""
+    notices, messages = len(ada.notices), len(ada.messages)
     await ada.send("still here")
     await ada.wait_for_message(lambda m: m.text == "still here")
-    assert [m.text for m in ada.messages] == ["still here"]
-    assert len(ada.notices) == notices
+    assert len(ada.messages) == messages + 1 and len(ada.notices) == notices
     assert server.chat.online == online
     assert len(server.chat.store) == stored + 1
 
@@ -182,3 +182,208 @@ async def test_sessions_per_address_are_capped_and_others_keep_chatting():
 
 def test_sessions_per_address_cap_can_be_switched_off():
     assert ChatServer(max_sessions_per_address=None).sio.max_sessions_per_address is None
+
+
+# -- finding 5: Host check (DNS rebinding) --------------------------------------
+
+
+def raw_request(port: int, request: str) -> bytes:
+    """Send one raw HTTP request; the status line of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request.encode())
+        return sock.recv(4096).split(b"\r\n")[0]
+
+
+def websocket_handshake(path: str, host: str) -> str:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize("host", ["evil.test", "evil.test:3000", "127.0.0.1.nip.io", "localhost.evil.test"])
+async def test_a_foreign_host_name_gets_421_over_http_and_websocket(server, host):
+    async with ChatClient(server.url, nickname="ada") as ada:
+        await ada.send("a secret")
+        async with httpx.AsyncClient(timeout=5) as http:
+            for path in ["/", "/socket.io/?EIO=4&transport=polling", "/static/vendor/socket.io.min.js"]:
+                answer = await http.get(server.url + path, headers={"Host": host})
+                assert answer.status_code == 421
+                assert "secret" not in answer.text
+        status = await asyncio.to_thread(raw_request, server.port, websocket_handshake("/socket.io/?EIO=4&transport=websocket", host))
+        assert status == b"HTTP/1.1 421 Misdirected Request"
+        await unchanged_for(ada, server, ["ada"], 1)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "LOCALHOST.:80"])
+def test_loopback_host_names_are_served(server, host):
+    assert httpx.get(server.url + "/", headers={"Host": host}).status_code == 200
+    status = raw_request(server.port, websocket_handshake("/socket.io/?EIO=4&transport=websocket", host))
+    assert status == b"HTTP/1.1 101 Switching Protocols"
+
+
+def test_allowed_hosts_and_the_bound_address_are_served():
+    with BackgroundServer(host="127.0.0.2", allowed_hosts=["chat.example"]) as running:
+        get = lambda host: httpx.get(running.url + "/", headers={"Host": host}).status_code  # noqa: E731
+        assert (get("127.0.0.2"), get("chat.example:8080"), get("localhost"), get("evil.test")) == (200, 200, 200, 421)
+
+
+def test_a_server_bound_to_every_interface_answers_any_name_unless_told():
+    with BackgroundServer(host="0.0.0.0") as running:
+        assert httpx.get(f"http://127.0.0.1:{running.port}/", headers={"Host": "chat.lan"}).status_code == 200
+    with BackgroundServer(host="0.0.0.0", allowed_hosts=["chat.lan"]) as running:
+        get = lambda host: httpx.get(f"http://127.0.0.1:{running.port}/", headers={"Host": host}).status_code  # noqa: E731
+        assert (get("chat.lan"), get("evil.test")) == (200, 421)
+
+
+def test_a_rebinding_page_in_chromium_reads_nothing(server, chromium_launch_options):
+    """The review's attack: a page at http://evil.test:PORT/ with evil.test resolving to 127.0.0.1."""
+    from playwright.sync_api import sync_playwright
+
+    options = {**chromium_launch_options,
+               "args": [*chromium_launch_options["args"], "--host-resolver-rules=MAP evil.test 127.0.0.1"]}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**options)
+        try:
+            page = browser.new_page()
+            answer = page.goto(f"http://evil.test:{server.port}/")
+            assert answer.status == 421
+            assert "Socket.IO chat" not in page.content()
+        finally:
+            browser.close()
+    assert server.chat.online == [] and len(server.chat.store) == 0
+
+
+# -- finding 12: WebSocket frames above the payload limit --------------------------
+
+
+async def test_a_websocket_frame_above_the_payload_limit_is_never_read():
+    with BackgroundServer(max_message_bytes=1000, max_payload_bytes=4000, **FAST) as running:
+        assert running._server.config.ws_max_size == 4000
+        async with ChatClient(running.url, nickname="ada") as ada:
+            mallory = await raw_socket(running.url)
+            try:
+                await mallory.send('42["chat message","' + "x" * 5000 + '"]')
+                assert await closed_by_server(mallory)
+                assert mallory.close_code == 1009  # message too big: uvicorn's WebSocket, before engine.io
+            finally:
+                await mallory.close()
+            await wait_for(lambda: running.chat.online == ["ada"])
+            await ada.send("still here")
+            await ada.wait_for_message(lambda m: m.text == "still here")
+            assert len(running.chat.store) == 1
+
+
+# -- finding 13: odd paths and malformed events ----------------------------------
+
+
+@pytest.mark.parametrize("target", ["*", "/static", "/static/", "/static/..", "/static/../", "/static/vendor",
+                                    "/static/%2e%2e/app.py", "/static/vendor/../../server/app.py", "/nothing"])
+def test_odd_paths_get_404_not_500(server, target):
+    for method in ("GET", "OPTIONS"):
+        assert raw_request(server.port, f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == b"HTTP/1.1 404 Not Found"
+    assert httpx.get(server.url + "/static/vendor/socket.io.min.js").status_code == 200
+
+
+async def test_malformed_events_log_one_line_per_client_without_traceback(server, caplog):
+    caplog.set_level(logging.DEBUG, logger="chat_lib")
+    caplog.set_level(logging.INFO, logger="socketio")
+    caplog.set_level(logging.INFO, logger="engineio")
+    async with ChatClient(server.url, nickname="ada") as ada:
+        mallory = await raw_socket(server.url)
+        try:
+            for frame in ['42{"a":1}', '42"x"', '42[]', '42[1]', '421{"a":1}', '42[null]', '42', '43[1]', '431[1]']:
+                await mallory.send(frame)
+            await mallory.send('421["no such event"]')  # answered: the malformed ones came before it
+            async with asyncio.timeout(5):
+                while not (await mallory.recv()).startswith("431"):
+                    pass
+        finally:
+            await mallory.close()
+        await unchanged_for(ada, server, ["ada"], 0)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+# -- finding 14: the page's headers, JSONP ------------------------------------
+
+
+def test_the_page_has_a_content_security_policy_nosniff_and_frame_ancestors(server):
+    page = httpx.get(server.url + "/")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert "frame-ancestors 'self' http://localhost:* http://127.0.0.1:*" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    script = httpx.get(server.url + "/static/vendor/socket.io.min.js")
+    assert script.headers["x-content-type-options"] == "nosniff"
+    with BackgroundServer(frame_ancestors=["https://lab.example"]) as other:
+        assert httpx.get(other.url + "/").headers["content-security-policy"].endswith("frame-ancestors 'self' https://lab.example")
+
+
+def test_the_page_runs_under_its_policy(server, chromium_launch_options):
+    """In Chromium: the chat works, and the browser reports no CSP violation."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_options)
+        try:
+            page = browser.new_page()
+            console = []
+            page.on("console", lambda message: console.append(message.text))
+            page.goto(f"{server.url}/?name=ada")
+            expect(page.locator("#status")).to_have_text("connected", timeout=5000)
+            page.locator("#input").fill("hello")
+            page.locator("#input").press("Enter")
+            expect(page.locator("#messages")).to_contain_text("hello", timeout=5000)
+            assert not [text for text in console if "Content Security Policy" in text]
+        finally:
+            browser.close()
+
+
+def framing_page(chat_url: str):
+    """An ASGI app whose page shows the chat in a frame, as another site would (or JupyterLab)."""
+    body = f'<!doctype html><title>framer</title><iframe src="{chat_url}/?name=eve"></iframe>'.encode()
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize("frame_ancestors, framed", [((), False), (None, True)])
+def test_only_allowed_origins_can_frame_the_page(chromium_launch_options, frame_ancestors, framed):
+    """A page at http://localhost:OTHER/ frames the chat at 127.0.0.1: another origin.
+
+    Refused with no frame ancestor allowed; shown with the default ones (a
+    JupyterLab on this machine, without its proxy).
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    options = {} if frame_ancestors is None else {"frame_ancestors": frame_ancestors}
+    with BackgroundServer(**options, **FAST) as chat, BackgroundServer(framing_page(chat.url)) as framer:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**chromium_launch_options)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://localhost:{framer.port}/", wait_until="load")  # load waits for the frame, refused or not
+                frame_url = page.frames[1].url
+                if framed:  # the page is shown in there
+                    expect(page.frame_locator("iframe").locator("#status")).to_be_visible(timeout=5000)
+            finally:
+                browser.close()
+        if framed:
+            assert frame_url.startswith(chat.url)
+        else:
+            assert frame_url == "chrome-error://chromewebdata/"
+            assert "eve" not in chat.chat.online
+
+
+async def test_jsonp_polling_is_refused(server):
+    async with httpx.AsyncClient(timeout=5) as http:
+        answer = await http.get(server.url + "/socket.io/?EIO=4&transport=polling&j=0")
+        assert answer.status_code == 400
+        assert not server.chat.sio.eio.sockets  # no session opened
