@@ -1,0 +1,96 @@
+"""Draw the PNG twins of the notebooks' Mermaid diagrams (for GitHub and VS Code).
+
+Run from the repository root: ``python notebooks/images/make_diagrams.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def box(ax, x, y, w, h, text, color, size=10, weight="normal"):
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.15",
+                                facecolor=color, edgecolor="#444444", linewidth=1.2))
+    ax.text(x + w / 2, y + h - 0.25, text, ha="center", va="top", fontsize=size, weight=weight, wrap=True)
+
+
+def event_loops() -> None:
+    fig, ax = plt.subplots(figsize=(10, 5.6), dpi=110)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 5.6)
+    ax.axis("off")
+    ax.set_title("Where the event loops run: the kernel, a BackgroundServer thread, a server process", fontsize=12)
+    box(ax, 0.2, 0.3, 6.2, 4.8, "kernel process (python -m ipykernel)", "#f4f4f4", 11, "bold")
+    box(ax, 0.5, 2.4, 2.8, 2.1, "main thread:\nthe kernel's event loop", "#dbe8ff", 10)
+    ax.text(1.9, 2.8, "your cells (top-level await),\nChatClient, ChatWidget,\ntasks between cells", ha="center", fontsize=9)
+    box(ax, 3.5, 2.4, 2.7, 2.1, "thread chat-server-PORT:\nits own event loop", "#dcf5e3", 10)
+    ax.text(4.85, 2.8, "uvicorn + the server\nBackgroundServer(app)\n(mode='thread')", ha="center", fontsize=9)
+    box(ax, 0.5, 0.6, 5.7, 1.5, "asyncio.run(...) here fails:\na loop already runs in the main thread", "#ffe3e0", 10)
+    box(ax, 7.0, 1.5, 2.8, 3.2, "child process\n(own session)", "#fff4d6", 11, "bold")
+    ax.text(8.4, 2.4, "python -m chat_lib._child\nits own main thread\nand event loop\n(mode='process')", ha="center", fontsize=9)
+    ax.annotate("", xy=(3.5, 3.4), xytext=(3.3, 3.4), arrowprops=dict(arrowstyle="<->"))
+    ax.annotate("", xy=(7.0, 3.4), xytext=(6.2, 3.4), arrowprops=dict(arrowstyle="<->", linestyle="--"))
+    ax.text(6.6, 3.55, "HTTP and\nWebSocket on\n127.0.0.1:PORT", ha="center", va="bottom", fontsize=8)
+    ax.text(8.4, 1.1, "stdin pipe from the kernel: the lifeline\n(closed: the child exits)", ha="center", fontsize=8.5)
+    fig.tight_layout()
+    fig.savefig(HERE / "event_loops.png")
+    plt.close(fig)
+
+
+def transports() -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(12, 6), dpi=110)
+    lanes = [
+        ("Long-polling: a held GET per answer", [
+            ("C", "GET /poll?after=0", "held"), ("S", '200 ["one"]', ""),
+            ("C", "GET /poll?after=1", "held"), ("C2", "POST /publish two", "2nd conn."),
+            ("S2", "200 published", ""), ("S", '200 ["two"]', ""),
+            ("C", "GET /poll?after=2", "held"), ("S", "... timeout: 200 []", ""),
+        ]),
+        ("Server-sent events: one response, streamed", [
+            ("C", "GET /events", ""), ("S", "200 text/event-stream", ""),
+            ("S", "data: tick 1", ""), ("S", "data: tick 2", ""), ("S", "data: tick 3", ""),
+            ("C2", "POST ... (to send: another request)", "2nd conn."), ("S", "end of body", ""),
+        ]),
+        ("WebSocket: one upgraded connection", [
+            ("C", "GET /ws  Upgrade: websocket", ""), ("S", "101 Switching Protocols", ""),
+            ("C", "client 1", "same moment"), ("S", "server 1", "same moment"),
+            ("C", "client 2", ""), ("S", "server 2", ""), ("S", "close 1000", ""), ("C", "close 1000", ""),
+        ]),
+    ]
+    for ax, (title, steps) in zip(axes, lanes):
+        ax.set_xlim(0, 10)
+        ax.set_ylim(len(steps) + 1, -0.5)
+        ax.axis("off")
+        ax.set_title(title, fontsize=11)
+        for x, name in ((1.5, "Client"), (8.5, "Server")):
+            ax.text(x, 0, name, ha="center", va="center", weight="bold",
+                    bbox=dict(boxstyle="round", facecolor="#eeeeee"))
+            ax.plot([x, x], [0.4, len(steps) + 0.8], color="#888888", linewidth=1)
+        for row, (who, label, note) in enumerate(steps, start=1):
+            to_server = who.startswith("C")
+            color = "#2b6cb0" if to_server else "#2f855a"
+            style = "-|>" if who in ("C", "S") else "-|>"
+            start, end = (1.5, 8.5) if to_server else (8.5, 1.5)
+            ax.annotate("", xy=(end, row), xytext=(start, row),
+                        arrowprops=dict(arrowstyle=style, color=color,
+                                        linestyle="--" if who.endswith("2") else "-"))
+            ax.text(5, row - 0.15, label, ha="center", va="bottom", fontsize=9, color=color)
+            if note:
+                ax.text(5, row + 0.12, note, ha="center", va="top", fontsize=7.5, color="#666666")
+    fig.suptitle("Three ways for a server to push (dashed: a second connection)", fontsize=12)
+    fig.tight_layout()
+    fig.savefig(HERE / "three_ways_to_push.png")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    event_loops()
+    transports()
