@@ -11,11 +11,21 @@ import contextvars
 import logging
 from collections import Counter
 
+import engineio
+import engineio.base_client
 import socketio
 from engineio.payload import Payload
 from socketio import packet
 
-__all__ = ["ChatSocketServer", "RESERVED_EVENTS", "ack_requested", "allow_polling_payloads"]
+__all__ = [
+    "ChatEngineIOClient",
+    "ChatSocketClient",
+    "ChatSocketServer",
+    "RESERVED_EVENTS",
+    "ack_requested",
+    "allow_polling_payloads",
+    "split_payload",
+]
 
 logger = logging.getLogger("chat_lib.overrides")
 
@@ -141,3 +151,72 @@ class ChatSocketServer(socketio.AsyncServer):
         # Over WebSocket this ends the writer, which closes the connection;
         # over polling nobody reads the queue again (the session is gone).
         socket.queue.put_nowait(None)
+
+
+class ChatEngineIOClient(engineio.AsyncClient):
+    """An Engine.IO client that never posts more than a server takes, and notices a dead writer.
+
+    * python-engineio's polling writer packs its whole queue into one POST; a
+      burst of sends can grow past the server's limit (1 MB, Node's
+      ``maxHttpBufferSize``) and be refused with 413. This client posts such
+      a payload in parts, each under :attr:`max_post_bytes`, in order, and
+      halves that limit when a server refuses a part as too large.
+    * When that writer stops (a refused POST, a broken WebSocket) it just
+      ends, and the client goes on saying "connected" while nothing it sends
+      leaves. This client then drops the connection as lost, so that
+      python-socketio reconnects and unacknowledged messages are sent again.
+    """
+
+    max_post_bytes = 1_000_000  #: lowered when a server refuses a POST as too large (413)
+
+    async def _send_request(self, method, url, headers=None, body=None, timeout=None):
+        if method != "POST" or not isinstance(body, str):
+            return await super()._send_request(method, url, headers=headers, body=body, timeout=timeout)
+        for part in split_payload(body, self.max_post_bytes):
+            answer = await super()._send_request(method, url, headers=headers, body=part, timeout=timeout)
+            if answer is None or isinstance(answer, str) or not 200 <= answer.status < 300:
+                if getattr(answer, "status", None) == 413:  # this server takes less: post less from now on
+                    self.max_post_bytes = max(16_384, len(part.encode()) // 2)
+                return answer  # the writer stops; _write_loop below takes it from there
+        return answer
+
+    async def _write_loop(self):
+        await super()._write_loop()
+        if self.state != "connected":
+            return  # a disconnection ended it: nothing is wrong
+        logger.warning("the Engine.IO writer stopped on a live connection; treating it as lost")
+        if self.read_loop_task is not None:
+            self.read_loop_task.cancel()  # it would end this connection again after the next one began
+        if self.current_transport == "websocket" and self.ws is not None:
+            await self.ws.close()
+        await self._trigger_event("disconnect", self.reason.TRANSPORT_ERROR, run_async=False)
+        self.state = "disconnected"
+        if self in engineio.base_client.connected_clients:
+            engineio.base_client.connected_clients.remove(self)
+        await self._reset()
+
+
+def split_payload(body: str, max_bytes: int) -> list[str]:
+    """Cut an encoded polling payload into payloads of whole packets, each under ``max_bytes``."""
+    parts: list[str] = []
+    packets: list[str] = []
+    size = 0
+    for encoded in body.split(PACKET_SEPARATOR):
+        length = len(encoded.encode()) + 1
+        if packets and size + length > max_bytes:
+            parts.append(PACKET_SEPARATOR.join(packets))
+            packets, size = [], 0
+        packets.append(encoded)
+        size += length
+    parts.append(PACKET_SEPARATOR.join(packets))
+    return parts
+
+
+PACKET_SEPARATOR = "\x1e"  # between the packets of an Engine.IO 4 polling payload
+
+
+class ChatSocketClient(socketio.AsyncClient):
+    """``AsyncClient`` on :class:`ChatEngineIOClient`."""
+
+    def _engineio_client_class(self):
+        return ChatEngineIOClient

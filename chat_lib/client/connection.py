@@ -19,7 +19,7 @@ import socketio
 
 from .. import protocol
 from ..errors import ChatConnectionError
-from ..overrides import allow_polling_payloads
+from ..overrides import ChatSocketClient, allow_polling_payloads
 
 __all__ = ["Connection", "Listener", "RotatingAsyncClient", "Status", "Transport", "quiet_unclosed_connections"]
 
@@ -234,7 +234,7 @@ def _socketio_data(args: tuple) -> Any:
     return args[0] if len(args) == 1 else tuple(args)
 
 
-class RotatingAsyncClient(socketio.AsyncClient):
+class RotatingAsyncClient(ChatSocketClient):
     """An ``AsyncClient`` whose reconnection attempts go round a list of servers (notebook 07)."""
 
     def __init__(self, urls: list[str], **options: Any) -> None:

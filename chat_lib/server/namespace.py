@@ -107,13 +107,13 @@ class ChatNamespace(socketio.AsyncNamespace):
             await self.tell_error(sid, "connect", "A token must be a string of 16 to 128 characters; ignored.")
             token = None
         token = token or sid  # without one, a client is known by this connection alone
-        member = self.departed.pop(token, None) or Member(sid, "", audience, token, self.new_bucket())
+        member = self.departed.pop(token, None) or self.twin(token) or Member(sid, "", audience, token, self.new_bucket())
         member.sid, member.audience, member.typing = sid, audience, False
         if audience == "plain" and isinstance(auth, dict) and auth:
             hint = 'An auth object needs the key "serverOffset" (None for a newcomer) to use the chat\'s features.'
             await self.tell_error(sid, "connect", hint)
         wanted = auth.get("nickname") if audience != "plain" else None
-        if wanted is not None:
+        if wanted is not None and wanted != member.nickname:  # its own name (a guest's too) needs no check
             try:
                 member.nickname = await self.claimed(protocol.validate_nickname(wanted), token)
             except ValueError as exc:
@@ -125,6 +125,14 @@ class ChatNamespace(socketio.AsyncNamespace):
         self.members[sid] = member
         logger.info("%s connected as %r (%s)", sid, member.nickname, audience)
         return member
+
+    def twin(self, token: str) -> Member | None:
+        """A new member like a connection of the same token still online (another tab, or a
+        reconnection that came before the server noticed the old connection was gone)."""
+        for other in self.members.values():
+            if other.token == token:
+                return Member("", other.nickname, other.audience, token, other.bucket, set(other.rooms))
+        return None
 
     async def remove_member(self, sid: str) -> Member | None:
         """Forget the connection ``sid``; keep its owner's name, rooms and rate limit for the grace period."""
