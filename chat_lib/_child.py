@@ -1,7 +1,9 @@
 """Entry point of a process-mode :class:`~chat_lib.background.BackgroundServer`.
 
-``python -m chat_lib._child HOST PORT CONFIG_JSON`` (a :class:`~chat_lib.config.ChatConfig`) binds, prints ``PORT n``
-once it is ready to accept, and serves until SIGTERM, or until its stdin
+``python -m chat_lib._child HOST PORT``, with a :class:`~chat_lib.config.ChatConfig` as
+JSON on the first line of stdin (not on the command line, which any local user can
+read: a ``redis_url`` may carry a password), binds, prints ``PORT n`` once it is
+ready to accept, and serves until SIGTERM, or until its stdin
 closes: the parent holds the other end, so when the parent dies, however it
 dies, this process follows.
 """
@@ -23,8 +25,8 @@ def _exit_when_parent_dies() -> None:
     os._exit(0)
 
 
-def main(host: str, port: str, config_json: str) -> None:
-    config = ChatConfig.from_json(config_json)
+def main(host: str, port: str) -> None:
+    config = ChatConfig.from_json(sys.stdin.readline())
     try:
         sock = bind_socket(host, int(port))
     except ServerStartError as exc:
@@ -49,4 +51,4 @@ def main(host: str, port: str, config_json: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:3])

@@ -217,7 +217,9 @@ class BackgroundServer:
 
     def _start_process(self) -> None:
         assert self.config is not None
-        command = [sys.executable, "-m", "chat_lib._child", self.host, str(self.port), self.config.to_json()]
+        # The config goes through stdin, not the command line: every local user
+        # can read a command line, and a redis_url may carry a password.
+        command = [sys.executable, "-m", "chat_lib._child", self.host, str(self.port)]
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -225,6 +227,8 @@ class BackgroundServer:
             stderr=subprocess.PIPE,
             start_new_session=True,  # a kernel interrupt signals the kernel's group, not us
         )
+        self._process.stdin.write(self.config.to_json().encode() + b"\n")
+        self._process.stdin.flush()
         line = _read_line(self._process.stdout, self.start_timeout)
         if not line.startswith("PORT "):  # it failed, or timed out (empty line)
             self._process.kill()

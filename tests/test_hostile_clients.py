@@ -387,3 +387,49 @@ async def test_jsonp_polling_is_refused(server):
         answer = await http.get(server.url + "/socket.io/?EIO=4&transport=polling&j=0")
         assert answer.status_code == 400
         assert not server.chat.sio.eio.sockets  # no session opened
+
+
+# -- finding 8: the Redis that LocalRedis starts ------------------------------
+
+
+def test_local_redis_wants_its_password_and_has_no_config_command(tmp_path):
+    import redis
+
+    from chat_lib import LocalRedis
+
+    with LocalRedis() as local:
+        stranger = redis.Redis(port=local.port, socket_connect_timeout=2)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            stranger.ping()
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            stranger.publish("socketio", "forged")
+        stranger.close()
+        owner = redis.Redis.from_url(local.url)
+        assert owner.ping()
+        with pytest.raises(redis.exceptions.ResponseError, match="unknown command"):
+            owner.config_set("dir", str(tmp_path))
+        owner.close()
+        assert local.password not in repr(local) and local.password in local.url
+        with open(f"/proc/{local._process.pid}/cmdline", "rb") as cmdline:  # the keeper's command line
+            assert local.password.encode() not in cmdline.read()
+    assert not list(tmp_path.iterdir())
+
+
+async def test_a_chat_on_local_redis_is_closed_to_a_stranger():
+    """Against the chat itself: a stranger on the same machine neither reads a private message nor forges one."""
+    import redis
+
+    from chat_lib import LocalRedis
+
+    with LocalRedis() as local, BackgroundServer(mode="process", redis_url=local.url, **FAST) as running:
+        stranger = redis.asyncio.Redis(port=local.port, socket_connect_timeout=2)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            await stranger.pubsub().subscribe("socketio")
+        await stranger.aclose()
+        async with ChatClient(running.url, nickname="ada") as ada:
+            await ada.send("hello")
+            await ada.wait_for_message(lambda m: m.text == "hello")
+            assert [m.text for m in ada.messages] == ["hello"]
+        # The password is on no command line, the chat server's included.
+        with open(f"/proc/{running._process.pid}/cmdline", "rb") as cmdline:
+            assert local.password.encode() not in cmdline.read()

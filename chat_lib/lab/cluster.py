@@ -10,7 +10,9 @@ broadcasts, rooms, private messages, who is online) and one SQLite message log
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import shutil
 import subprocess
 import sys
@@ -40,13 +42,18 @@ def _redis_server_binary() -> str:
 
 
 # redis-server runs under this small keeper, in its own session (a kernel
-# interrupt does not reach it). The keeper ends redis-server when its stdin
-# closes, which happens however its parent dies, and ends itself when
-# redis-server does (so a failed start is seen at once): the lifeline of
-# background.py's process-mode servers.
+# interrupt does not reach it). Its configuration, password included, comes as
+# the first line of the keeper's stdin (JSON) and goes to redis-server's stdin:
+# never on a command line, which every local user can read. The keeper then
+# ends redis-server when its stdin closes, which happens however its parent
+# dies, and ends itself when redis-server does (so a failed start is seen at
+# once): the lifeline of background.py's process-mode servers.
 _KEEPER = """
-import os, signal, subprocess, sys, threading
-redis = subprocess.Popen(sys.argv[1:])
+import json, os, signal, subprocess, sys, threading
+config = json.loads(sys.stdin.buffer.readline())
+redis = subprocess.Popen([sys.argv[1], "-"], stdin=subprocess.PIPE)
+redis.stdin.write(config.encode())
+redis.stdin.close()
 threading.Thread(target=lambda: os._exit(redis.wait() or 1), daemon=True).start()
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 try:
@@ -57,25 +64,46 @@ finally:
 """
 
 
+def _quoted(value: str) -> str:
+    """A redis.conf string: double quotes, backslashes escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class LocalRedis:
     """A private redis-server on 127.0.0.1; a context manager.
 
+    Private for real: it asks for a random password, which only :attr:`url`
+    carries (``redis://:PASSWORD@127.0.0.1:PORT/0``), so another local user
+    cannot read the chat's private messages off its channels or forge
+    presence; and its ``CONFIG`` command is disabled, so a client cannot make
+    it write files where it likes.
+
     :param port: port to listen on; ``0`` (default) picks a free one.
+    :param password: the password; random by default. The same object keeps
+                     its port and password from one :meth:`start` to the next.
 
     Example::
 
         with LocalRedis() as redis:
-            print(redis.url)      # redis://127.0.0.1:40125/0
+            print(redis.address)  # redis://127.0.0.1:40125/0
+            redis.url             # the same, with the password: for clients
 
     Introduced in notebook 07.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, password: str | None = None) -> None:
         self.port = port
+        self.password = password or secrets.token_urlsafe(24)
         self._process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
+        """The address with the password: what a Redis client or ``redis_url`` needs."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    @property
+    def address(self) -> str:
+        """The address without the password, to show."""
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
@@ -83,7 +111,7 @@ class LocalRedis:
         return self._process is not None and self._process.poll() is None
 
     def __repr__(self) -> str:
-        return f"<LocalRedis {self.url} {'running' if self.running else 'stopped'}>"
+        return f"<LocalRedis {self.address} {'running' if self.running else 'stopped'}>"
 
     def start(self, timeout: float = 10.0) -> LocalRedis:
         if self.running:
@@ -94,15 +122,26 @@ class LocalRedis:
             probe = bind_socket()
             self.port = probe.getsockname()[1]
             probe.close()
+        config = "\n".join([
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            f"requirepass {self.password}",
+            'rename-command CONFIG ""',  # no CONFIG SET dir + SAVE: no file written anywhere
+            'save ""',
+            "appendonly no",
+            f"dir {_quoted(tempfile.gettempdir())}",
+            "",
+        ])
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _KEEPER, _redis_server_binary(), "--port", str(self.port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()],
+            [sys.executable, "-c", _KEEPER, _redis_server_binary()],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        self._process.stdin.write(json.dumps(config).encode() + b"\n")
+        self._process.stdin.flush()
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
             try:
