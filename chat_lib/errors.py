@@ -7,7 +7,7 @@ sentence that says what to do.
 
 from __future__ import annotations
 
-__all__ = ["ChatError", "ServerStartError", "ChatConnectionError", "MessageRejected"]
+__all__ = ["ChatError", "ServerStartError", "ChatConnectionError", "MessageRejected", "LogUnavailable"]
 
 
 class ChatError(Exception):
@@ -24,3 +24,7 @@ class ChatConnectionError(ChatError):
 
 class MessageRejected(ChatError):
     """The server refused a message; ``str(exc)`` is the server's explanation."""
+
+
+class LogUnavailable(ChatError):
+    """The message log's Redis did not answer: nothing was stored or read, and a retry may succeed."""

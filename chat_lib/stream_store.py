@@ -31,16 +31,12 @@ from typing import Any
 
 import redis
 
-from .errors import ChatError, ServerStartError
+from .errors import LogUnavailable, ServerStartError
 from .store import StoredMessage
 
 __all__ = ["StreamStore", "LogUnavailable"]
 
 logger = logging.getLogger("chat_lib.stream_store")
-
-
-class LogUnavailable(ChatError):
-    """The message log's Redis did not answer: nothing was stored or read."""
 
 
 # KEYS: stream, ids (hash message id -> offset), counter

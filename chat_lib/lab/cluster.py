@@ -64,6 +64,21 @@ finally:
 """
 
 
+# The same lifeline for any command (nginx, a chat server on another address):
+# the command in argv, nothing secret on stdin.
+LIFELINE = """
+import os, signal, subprocess, sys, threading
+child = subprocess.Popen(sys.argv[1:])
+threading.Thread(target=lambda: os._exit(child.wait() or 1), daemon=True).start()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+try:
+    sys.stdin.buffer.read()
+finally:
+    child.terminate()
+    child.wait()
+"""
+
+
 def _quoted(value: str) -> str:
     """A redis.conf string: double quotes, backslashes escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ServerStartError
-from .cluster import _KEEPER
+from .cluster import LIFELINE
 
 __all__ = ["ServeCommand"]
 
@@ -81,7 +81,7 @@ class ServeCommand:
         # What the server says on stderr goes to a file: a pipe nobody reads would fill and stop it.
         with open(self.folder / "stderr.log", "w") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _KEEPER, sys.executable, *self.command[1:]],
+                [sys.executable, "-c", LIFELINE, sys.executable, *self.command[1:]],
                 cwd=self.folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                 start_new_session=True, text=True,
             )

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from ..background import bind_socket
 from ..errors import ServerStartError
-from .cluster import _KEEPER
+from .cluster import LIFELINE
 from .tls import LocalCertificates
 
 __all__ = ["Nginx", "Route", "nginx_binary"]
@@ -227,7 +227,7 @@ class Nginx:
         command = [binary, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"),
                    "-e", str(self.folder / "error.log")]
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _KEEPER, *command],
+            [sys.executable, "-c", LIFELINE, *command],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + timeout

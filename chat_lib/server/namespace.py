@@ -25,6 +25,7 @@ import engineio
 import socketio
 
 from .. import protocol
+from ..errors import LogUnavailable
 from ..overrides import ack_requested
 from .members import Member, TokenBucket
 from .notices import PresenceNotices
@@ -81,6 +82,11 @@ class ChatNamespace(socketio.AsyncNamespace):
             except TypeError:
                 raise ValueError(f"Wrong number of arguments for {event!r}.") from None
             return await handler(member, *args)
+        except LogUnavailable:
+            # Nothing was stored, and a retry may succeed once Redis is back: no ack (protocol.py).
+            logger.warning("the message log is unavailable; %r from %s not handled", event, sid)
+            await self.tell_error(sid, event, "The message log is unavailable; your message was not stored yet.")
+            return self.server.not_handled
         except ValueError as exc:
             logger.info("refused %r from %s: %s", event, sid, exc)
             # The tutorial's client asks for acknowledgements through its retries,
@@ -135,15 +141,17 @@ class ChatNamespace(socketio.AsyncNamespace):
         return None
 
     async def remove_member(self, sid: str) -> Member | None:
-        """Forget the connection ``sid``; keep its owner's name, rooms and rate limit for the grace period."""
+        """Forget the connection ``sid``; keep its owner's name, rooms and rate limit for the grace period.
+
+        A client without a token cannot come back as itself: its name is free at once.
+        """
         member = self.members.pop(sid, None)
         if member is not None and member.token != sid:
             now = time.monotonic()
             self.departed = {token: m for token, m in self.departed.items() if m.left_at > now - self.presence.GRACE}
             member.left_at = now
             self.departed[member.token] = member
-        if member is not None:
-            await self.presence.release(member.nickname, member.token)
+            await self.presence.release(member.nickname, member.token)  # held for its owner, who may come back
         return member
 
     def is_only_connection(self, member: Member) -> bool:
