@@ -132,6 +132,24 @@ class MessageStore:
             ).fetchall()
         return [StoredMessage(*row) for row in reversed(rows)]
 
+    def trim(self, keep: int) -> int:
+        """Delete the oldest messages, keeping at most the newest ``keep``; how many were deleted.
+
+        Offsets are never reused, so the newest offset stays and catch-up
+        simply starts at the oldest message kept. A retry of a message that
+        was trimmed away would be stored again, as new: ``keep`` should hold
+        far more than a client's retry window. The server calls this after
+        each new message when ``retain_messages`` is set (``--retain``).
+        """
+        if keep < 1:
+            raise ValueError("keep must be at least 1.")
+        with self._lock:
+            cursor = self._db.execute(
+                'DELETE FROM messages WHERE "offset" <= (SELECT COALESCE(MAX("offset"), 0) FROM messages) - ?',
+                (keep,),
+            )
+            return cursor.rowcount
+
     def last_offset(self) -> int:
         """The newest offset in the log, 0 when it is empty."""
         with self._lock:

@@ -433,3 +433,37 @@ async def test_a_chat_on_local_redis_is_closed_to_a_stranger():
         # The password is on no command line, the chat server's included.
         with open(f"/proc/{running._process.pid}/cmdline", "rb") as cmdline:
             assert local.password.encode() not in cmdline.read()
+
+
+# -- finding 11: retention ----------------------------------------------------
+
+
+async def test_a_flood_leaves_the_log_at_its_retention_and_catch_up_starts_at_the_oldest_kept():
+    with BackgroundServer(retain_messages=5, rate_limit=None, **FAST) as running:
+        async with ChatClient(running.url, nickname="ada") as ada, ChatClient(running.url, nickname="mallory") as mallory:
+            for i in range(20):
+                await mallory.send(f"flood {i}")
+            await ada.wait_for_message(lambda m: m.text == "flood 19")
+            assert [m.text for m in ada.messages] == [f"flood {i}" for i in range(20)]  # live: everything
+            assert len(running.chat.store) == 5
+            assert running.chat.store.last_offset() == 20  # offsets go on
+        # A newcomer asking for everything from 0 gets what is kept, no more.
+        bob = ChatClient(running.url, nickname="bob")
+        bob.last_offset = 0  # "everything since the beginning"
+        async with bob:
+            await bob.wait_for_message(lambda m: m.text == "flood 19")
+            assert [m.text for m in bob.messages] == [f"flood {i}" for i in range(15, 20)]
+            answer = await bob.call("history", {"count": 50})
+            assert [m["text"] for m in answer["messages"]] == [f"flood {i}" for i in range(15, 20)]
+
+
+def test_retention_is_on_by_default_and_can_be_switched_off():
+    from chat_lib import ChatConfig
+
+    assert ChatConfig().retain_messages == 100_000
+    chat = ChatServer(retain_messages=None)
+    for i in range(3):
+        chat.store.append(f"m{i}", "ada", "hi")
+    chat.trim_log()
+    assert len(chat.store) == 3
+    chat.close()

@@ -42,6 +42,10 @@ STATIC_DIR = Path(__file__).parent.parent / "static"
 class Chat(People, Messages, Rooms, ChatNamespace):
     """Every feature of the chat, in one namespace: the handlers of notebooks 03 and 06."""
 
+    async def deliver(self, message):
+        await super().deliver(message)
+        self.chat.trim_log()  # retention: the log does not grow without end
+
 
 class ChatServer:
     """A chat server: a Socket.IO server plus its page, log, presence and limits.
@@ -141,6 +145,14 @@ class ChatServer:
             await self.sio.sleep(0.02)
         logger.warning("not subscribed to Redis channel %r after 5 s", channel)
 
+    def trim_log(self) -> None:
+        """Keep the newest ``config.retain_messages`` messages in the log (``--retain``).
+
+        A Redis stream log caps itself as it appends.
+        """
+        if self.config.retain_messages is not None and hasattr(self.store, "trim"):
+            self.store.trim(self.config.retain_messages)
+
     def close(self) -> None:
         """Close the message log, if we opened it; idempotent.
 
@@ -155,7 +167,9 @@ def _open_log(config: ChatConfig) -> MessageLog:
     if config.redis_url and config.store is None:
         from ..stream_store import StreamStore
 
-        return StreamStore(config.redis_url)
+        if config.retain_messages is None:
+            return StreamStore(config.redis_url, max_messages=2**62)  # keep all (Redis takes a 64-bit count)
+        return StreamStore(config.redis_url, max_messages=config.retain_messages)
     return MessageStore(config.store or ":memory:")
 
 
