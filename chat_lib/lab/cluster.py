@@ -96,6 +96,10 @@ class LocalRedis:
     :param port: port to listen on; ``0`` (default) picks a free one.
     :param password: the password; random by default. The same object keeps
                      its port and password from one :meth:`start` to the next.
+    :param data_dir: a folder to keep the data in, across a crash and a
+                     restart: ``appendonly yes`` with ``appendfsync always``
+                     (every write reaches the file before Redis answers).
+                     ``None`` (default): nothing is written, the data dies with it.
 
     Example::
 
@@ -106,9 +110,10 @@ class LocalRedis:
     Introduced in notebook 07.
     """
 
-    def __init__(self, port: int = 0, password: str | None = None) -> None:
+    def __init__(self, port: int = 0, password: str | None = None, *, data_dir: str | Path | None = None) -> None:
         self.port = port
         self.password = password or secrets.token_urlsafe(24)
+        self.data_dir = None if data_dir is None else str(data_dir)
         self._process: subprocess.Popen | None = None
 
     @property
@@ -143,8 +148,9 @@ class LocalRedis:
             f"requirepass {self.password}",
             'rename-command CONFIG ""',  # no CONFIG SET dir + SAVE: no file written anywhere
             'save ""',
-            "appendonly no",
-            f"dir {_quoted(tempfile.gettempdir())}",
+            # With a data_dir, the append-only file keeps every acknowledged write (notebook 08).
+            "appendonly yes\nappendfsync always" if self.data_dir else "appendonly no",
+            f"dir {_quoted(self.data_dir or tempfile.gettempdir())}",
             "",
         ])
         self._process = subprocess.Popen(
