@@ -136,6 +136,29 @@ class ChatSocketServer(socketio.AsyncServer):
             self._warn_once(eio_sid, "dropping %s: undecodable packet (%s)", eio_sid, type(exc).__name__)
             await self.drop(eio_sid)
 
+    #: Packets one session may have waiting to be read. A polling client that
+    #: vanished without a goodbye keeps receiving broadcasts until its ping
+    #: timeout (up to 45 s); this bounds the memory it can hold meanwhile.
+    max_queued_packets = 50_000
+
+    async def _send_eio_packet(self, eio_sid, eio_pkt):
+        if await self._overflowing(eio_sid):
+            return
+        await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    async def _send_packet(self, eio_sid, pkt):
+        if await self._overflowing(eio_sid):
+            return
+        await super()._send_packet(eio_sid, pkt)
+
+    async def _overflowing(self, eio_sid) -> bool:
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.queue.qsize() < self.max_queued_packets:
+            return False
+        logger.warning("dropping %s: %d packets unread", eio_sid, socket.queue.qsize())
+        await self.drop(eio_sid)
+        return True
+
     async def drop(self, eio_sid):
         """Close an Engine.IO session at once, without waiting for its queue to be read.
 

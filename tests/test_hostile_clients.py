@@ -467,3 +467,35 @@ def test_retention_is_on_by_default_and_can_be_switched_off():
     chat.trim_log()
     assert len(chat.store) == 3
     chat.close()
+
+
+# -- finding 6: catch-up and history amplify ------------------------------------------
+
+
+async def test_a_history_answer_is_capped_in_bytes_and_says_there_is_more():
+    with BackgroundServer(rate_limit=None, **FAST) as running:
+        async with ChatClient(running.url, nickname="ada") as ada:
+            heavy = "\x01" * 4000  # control characters: six bytes each in JSON
+            for _ in range(100):
+                await ada.send(heavy)
+            answer = await ada.call("history", {"after": 0, "count": 1000})
+            assert answer["more"] is True
+            assert 0 < sum(len(m["text"].encode()) for m in answer["messages"]) <= 256 * 1024
+            rest = await ada.call("history", {"after": answer["messages"][-1]["offset"], "count": 1000})
+            assert len(answer["messages"]) + len(rest["messages"]) == 100 and rest["more"] is False
+
+
+async def test_a_polling_session_that_asks_for_everything_and_never_reads_holds_one_page():
+    with BackgroundServer(rate_limit=None, **FAST) as running:
+        for i in range(3000):
+            running.chat.store.append(f"id-{i}", "ada", f"message {i}")
+        async with httpx.AsyncClient(timeout=5) as http:
+            base = running.url + "/socket.io/?EIO=4&transport=polling"
+            eio_sid = json.loads((await http.get(base)).text[1:])["sid"]
+            connect = "40" + json.dumps({"serverOffset": 0, "logId": None, "nickname": "hoarder"})
+            assert (await http.post(base + f"&sid={eio_sid}", content=connect)).status_code == 200
+            # ...and never polls. The server sends the log a page at a time, as fast as it is read:
+            await asyncio.sleep(0.5)
+            socket_ = running.chat.sio.eio.sockets.get(eio_sid)
+            assert socket_ is not None and socket_.queue.qsize() <= 600  # one page of 500 (and a few notices)
+            await wait_for(lambda: eio_sid not in running.chat.sio.eio.sockets, timeout=10)  # then the ping timeout

@@ -58,10 +58,12 @@ class Messages:
         for room in member.rooms:  # the rooms it is back in; a live message may come twice, clients drop repeats
             for message in self.store.since(after, room=room):
                 await self.emit(protocol.CHAT_MESSAGE, as_sent_to("rich", message), to=member.sid)
-        while missed := self.store.since(after):
+        while missed := self.store.since(after, limit=500):
             for message in missed:
                 await self.emit(protocol.CHAT_MESSAGE, as_sent_to(member.audience, message), to=member.sid)
             after = missed[-1].offset
+            if not await self.paced(member.sid):  # a page at a time, as fast as the client reads
+                return
         # No await since the read that found nothing new: no message falls in between.
         await self.enter_room(member.sid, member.audience)
         if self.config.redis_url:
@@ -74,12 +76,26 @@ class Messages:
         if not isinstance(request, dict):
             raise ValueError('Ask with {"after": offset} or {"count": n}.')
         after, count = request.get("after"), request.get("count", 50)
-        if not isinstance(count, int) or not 0 < count <= 1000:
-            raise ValueError("count must be an integer from 1 to 1000.")
+        if not isinstance(count, int) or not 0 < count <= MAX_HISTORY:
+            raise ValueError(f"count must be an integer from 1 to {MAX_HISTORY}.")
         if after is not None and not protocol.is_offset(after):
             raise ValueError("after must be an offset: an integer from 0.")
         messages = self.store.recent(count) if after is None else self.store.since(after, limit=count)
-        return {"ok": True, "messages": [m.as_dict() for m in messages]}
+        page = within_bytes(messages, MAX_HISTORY_BYTES)
+        return {"ok": True, "messages": [m.as_dict() for m in page], "more": len(page) < len(messages)}
+
+
+MAX_HISTORY = 1000  #: messages in one history answer
+MAX_HISTORY_BYTES = 256 * 1024  #: text in one history answer; ask again from the last offset for more
+
+
+def within_bytes(messages, budget):
+    """The first of ``messages`` whose texts fit in ``budget`` UTF-8 bytes (at least one)."""
+    for count, message in enumerate(messages):
+        budget -= len(message.text.encode())
+        if budget < 0:
+            return messages[: max(count, 1)]
+    return messages
 
 
 def as_sent_to(audience, message):

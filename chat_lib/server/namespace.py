@@ -16,6 +16,7 @@ them): :class:`~chat_lib.server.ChatServer` composes them with this base.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -187,6 +188,23 @@ class ChatNamespace(socketio.AsyncNamespace):
         if auth.get("logId") not in (None, self.store.log_id) or not protocol.is_offset(after):
             return self.store.last_offset()
         return after
+
+    async def paced(self, sid: str, most: int = 500) -> bool:
+        """Wait until the client ``sid`` has read all but ``most`` of what was sent to it.
+
+        Catch-up sends the log in pages; without this, a client that asks for
+        everything from offset 0 and then never reads (a polling session that
+        stops polling) would make the server hold the whole log in its queue.
+        :returns: ``False`` if the client left, or read nothing for a ping timeout.
+        """
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, "/")
+        socket = self.server.eio.sockets.get(eio_sid)
+        deadline = time.monotonic() + self.config.ping_interval + self.config.ping_timeout
+        while socket is not None and not socket.closed and socket.queue.qsize() > most:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return socket is not None and not socket.closed and sid in self.members
 
     async def release_long_poll(self, sid: str) -> None:
         """Answer a leaving polling client's pending GET at once.
