@@ -74,7 +74,10 @@ def bench_server(**options: Any) -> BackgroundServer:
 
     :param options: more :class:`~chat_lib.server.ChatServer` options (JSON-serialisable).
     """
-    settings: dict[str, Any] = {"rate_limit": None, "max_message_bytes": BENCH_MAX_MESSAGE_BYTES}
+    # Every benchmark client comes from 127.0.0.1: no cap on sessions per address.
+    settings: dict[str, Any] = {
+        "rate_limit": None, "max_message_bytes": BENCH_MAX_MESSAGE_BYTES, "max_sessions_per_address": None,
+    }
     settings.update(options)
     return BackgroundServer(mode="process", **settings)
 

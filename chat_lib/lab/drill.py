@@ -51,7 +51,9 @@ logger = logging.getLogger("chat_lib.lab.drill")
 
 # Short pings: a polling client notices a dead server within a second or two.
 # No rate limit: the drill is about crashes, not about abuse.
-DEFAULT_SERVER_OPTIONS: dict[str, Any] = {"ping_interval": 1, "ping_timeout": 1, "rate_limit": None}
+DEFAULT_SERVER_OPTIONS: dict[str, Any] = {
+    "ping_interval": 1, "ping_timeout": 1, "rate_limit": None, "max_sessions_per_address": None,
+}
 
 # ChatClient's reconnection backoff, given to the plain clients too.
 _BACKOFF = {"reconnection_delay": 0.5, "reconnection_delay_max": 5, "randomization_factor": 0.5}

@@ -57,7 +57,7 @@ __all__ = [
 
 #: Server options for measurements: no rate limit (senders go as fast as acks
 #: allow) and no join/leave announcements (N clients would cost N² messages).
-SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "presence": False}
+SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "presence": False, "max_sessions_per_address": None}
 
 
 def setup_label(processes: int, redis: bool) -> str:
