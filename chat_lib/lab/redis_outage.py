@@ -27,12 +27,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import logging.handlers
 import os
 import signal
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ class RedisOutageResult(DrillResult):
     """The timeline of a Redis outage drill (``outages``: when redis-server was down)."""
 
     servers: dict[str, int] = field(default_factory=dict)  #: client name -> index of its chat server
+    server_log: list[str] = field(default_factory=list)  #: what the chat servers logged meanwhile
 
     def outage_totals(self) -> dict[str, Any]:
         """The drill in a few numbers.
@@ -178,13 +180,29 @@ async def run_redis_outage_drill(
     options = {**DEFAULT_SERVER_OPTIONS, **(server_options or {})}
     with contextlib.ExitStack() as stack:
         stack.enter_context(quiet_unclosed_connections())
+        server_log = stack.enter_context(_kept_server_log())
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="chat-redis-drill-"))
         drill = _RedisDrill(clients, list(transports), rate, ack_timeout, folder, options)
         try:
-            return await drill.run(warmup, downtime, after, settle_timeout)
+            result = await drill.run(warmup, downtime, after, settle_timeout)
         finally:
             await drill.tear_down()
             gc.collect()
+        await asyncio.sleep(0.2)  # the servers' last lines, still on their way from the pipes
+        result.server_log = [record.getMessage() for record in server_log.buffer]
+        return result
+
+
+@contextlib.contextmanager
+def _kept_server_log() -> Iterator[logging.handlers.BufferingHandler]:
+    """Keep what the chat servers log (BackgroundServer forwards their stderr) instead of printing it."""
+    handler = logging.handlers.BufferingHandler(capacity=1_000_000)
+    source = logging.getLogger("chat_lib.background")
+    source.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        source.removeHandler(handler)
 
 
 class _RedisDrill:
