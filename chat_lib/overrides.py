@@ -13,12 +13,14 @@ from collections import Counter
 
 import engineio
 import engineio.base_client
+import engineio.packet
 import socketio
 from engineio.payload import Payload
 from socketio import packet
 
 __all__ = [
     "ChatEngineIOClient",
+    "ChatManager",
     "ChatSocketClient",
     "ChatSocketServer",
     "RESERVED_EVENTS",
@@ -174,6 +176,34 @@ class ChatSocketServer(socketio.AsyncServer):
         # Over WebSocket this ends the writer, which closes the connection;
         # over polling nobody reads the queue again (the session is gone).
         socket.queue.put_nowait(None)
+
+
+class ChatManager(socketio.AsyncManager):
+    """The one-process client manager, with a broadcast that costs what a chat needs.
+
+    python-socketio's ``emit`` encodes the packet once, then makes an asyncio
+    task per recipient and waits for them all: for a message to two clients
+    that is two tasks, for a room of a thousand a thousand. Handing a packet to
+    Engine.IO only puts it in the client's queue, so this one does it in a
+    plain loop, in order; and to a room with nobody in it, it encodes nothing.
+    Emits that want acknowledgements take python-socketio's own path.
+    """
+
+    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if callback is not None or namespace not in self.rooms:
+            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
+                                      to=to, **kwargs)
+        skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, to or room) if sid not in skipped]
+        if not recipients:
+            return
+        data = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        encoded = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, *data]).encode()
+        messages = [engineio.packet.Packet(engineio.packet.MESSAGE, part)
+                    for part in (encoded if isinstance(encoded, list) else [encoded])]
+        for eio_sid in recipients:
+            for message in messages:
+                await self.server._send_eio_packet(eio_sid, message)
 
 
 class ChatEngineIOClient(engineio.AsyncClient):

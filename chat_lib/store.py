@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["MessageStore", "StoredMessage"]
@@ -46,8 +46,16 @@ class StoredMessage:
     room: str | None
     sent_at: float
 
+    def meta(self) -> dict:
+        """What a broadcast carries besides the text and the offset (its third argument)."""
+        return {"message_id": self.message_id, "nickname": self.nickname, "room": self.room, "sent_at": self.sent_at}
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies, and this runs for every message sent.
+        return {
+            "offset": self.offset, "message_id": self.message_id, "nickname": self.nickname,
+            "text": self.text, "room": self.room, "sent_at": self.sent_at,
+        }
 
 
 class MessageStore:
@@ -163,3 +171,4 @@ class MessageStore:
         """Close the file; idempotent."""
         with self._lock:
             self._db.close()
+

@@ -22,7 +22,7 @@ import socketio
 
 from ..config import ChatConfig
 from ..log import MessageLog
-from ..overrides import ChatSocketServer, allow_polling_payloads
+from ..overrides import ChatManager, ChatSocketServer, allow_polling_payloads
 from ..store import MessageStore
 from .guard import HttpGuard
 from .members import Member
@@ -37,6 +37,8 @@ __all__ = ["ChatServer", "Chat", "create_app", "STATIC_DIR"]
 logger = logging.getLogger("chat_lib.server")
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
+
+TRIM_EVERY = 100  #: messages between two trims of the log
 
 
 class Chat(People, Messages, Rooms, ChatNamespace):
@@ -82,6 +84,7 @@ class ChatServer:
         self.store = store if store is not None else _open_log(config)
         self.server_id = uuid.uuid4().hex[:12]
         self.members: dict[str, Member] = {}
+        self._since_trim = 0
         self.presence = presence_for(self.members, config.redis_url, self.server_id)
         allow_polling_payloads(config.max_payload_bytes)
         self.sio = ChatSocketServer(
@@ -93,7 +96,7 @@ class ChatServer:
             ping_timeout=config.ping_timeout,
             # Emits from the connect handler (catch-up) need the connection accepted first.
             always_connect=True,
-            client_manager=_redis_manager(config.redis_url) if config.redis_url else None,
+            client_manager=_redis_manager(config.redis_url) if config.redis_url else ChatManager(),
             transports=_as_list(config.transports),
             max_http_buffer_size=config.max_payload_bytes,
             max_sessions_per_address=config.max_sessions_per_address,
@@ -146,10 +149,16 @@ class ChatServer:
         logger.warning("not subscribed to Redis channel %r after 5 s", channel)
 
     def trim_log(self) -> None:
-        """Keep the newest ``config.retain_messages`` messages in the log (``--retain``).
+        """Keep about the newest ``config.retain_messages`` messages in the log (``--retain``).
 
-        A Redis stream log caps itself as it appends.
+        A delete is a write of its own, as dear as storing the message, so it
+        runs once per :data:`TRIM_EVERY` messages: the log holds at most that
+        many more. A Redis stream log caps itself as it appends.
         """
+        self._since_trim += 1
+        if self._since_trim < min(TRIM_EVERY, self.config.retain_messages or 1):
+            return
+        self._since_trim = 0
         if self.config.retain_messages is not None and hasattr(self.store, "trim"):
             self.store.trim(self.config.retain_messages)
 

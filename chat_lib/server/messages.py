@@ -6,8 +6,6 @@ its delivery) or 06 (the log, catch-up and history).
 
 from __future__ import annotations
 
-import uuid
-
 from .. import protocol
 from .members import room_key
 
@@ -33,7 +31,7 @@ class Messages:
             message, message_id, room = message.get("text"), message.get("id"), message.get("room")
         text = protocol.validate_text(message, self.config.max_message_bytes)
         if message_id is None:
-            message_id = uuid.uuid4().hex
+            message_id = self.new_message_id()
         if not (isinstance(message_id, str) and 0 < len(message_id) <= 64):
             raise ValueError("A message id must be a string of 1 to 64 characters.")
         if room is not None:
@@ -104,7 +102,7 @@ def as_sent_to(audience, message):
     A tuple is sent as several Socket.IO arguments.
     """
     if audience == "rich":
-        return message.text, message.offset, message.as_dict()
+        return message.text, message.offset, message.meta()
     if audience == "tutorial":
         return message.text, message.offset
     return message.text
