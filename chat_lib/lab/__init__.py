@@ -4,8 +4,10 @@ Results (``report``), the measuring clients (``probe``, ``group_probe``), a
 loopback proxy that adds delay and counts traffic (``delay_proxy``), the
 measurements and their suites (``bench``, ``suite``, ``group_bench``,
 ``scaling``), the outage drill (``drill``, ``drill_result``), server groups on
-Redis (``cluster``) and charts (``plots``). The chat itself never imports
-this package.
+Redis (``cluster``) and charts (``plots``); deployment (notebook 08: ``nginx``,
+``tls``, ``machines``, ``redis_outage``, ``wire``); the side-by-side benchmark
+against plain python-socketio and Node (``compare``, ``compare_servers``,
+``compare_report``, ``serve_app``). The chat itself never imports this package.
 
 Names are imported on first use, as in :mod:`chat_lib`: a script that wants
 ``LocalRedis`` does not load matplotlib.
@@ -48,6 +50,21 @@ _EXPORTS = {
     "SuiteConfig": "suite",
     "run_suite": "suite",
     "run_suite_sync": "suite",
+    # chapter 08: deployment
+    "Nginx": "nginx",
+    "Route": "nginx",
+    "LocalCertificates": "tls",
+    "make_local_certificates": "tls",
+    "measure_handshakes": "tls",
+    "ServeCommand": "machines",
+    "RedisOutageResult": "redis_outage",
+    "run_redis_outage_drill": "redis_outage",
+    "WireTap": "wire",
+    # issue 13: the side-by-side benchmark
+    "SideBySideConfig": "compare",
+    "run_side_by_side": "compare",
+    "run_side_by_side_sync": "compare",
+    "SideBySideReport": "compare_report",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -79,7 +96,14 @@ if TYPE_CHECKING:  # for editors and type checkers
     from .delay_proxy import DelayProxy, ProxyStats
     from .drill import run_outage_drill
     from .drill_result import DrillClient, DrillMessage, DrillResult, Outage
+    from .compare import SideBySideConfig, run_side_by_side, run_side_by_side_sync
+    from .compare_report import SideBySideReport
     from .group_bench import measure_group_fan_out, measure_group_throughput
+    from .machines import ServeCommand
+    from .nginx import Nginx, Route
+    from .redis_outage import RedisOutageResult, run_redis_outage_drill
+    from .tls import LocalCertificates, make_local_certificates, measure_handshakes
+    from .wire import WireTap
     from .report import Measurement, Report, machine_info, summarize
     from .scaling import ScalingConfig, ScalingReport, run_scaling, setup_label
     from .suite import BenchReport, SuiteConfig, run_suite, run_suite_sync
