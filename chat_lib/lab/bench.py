@@ -215,12 +215,11 @@ async def measure_throughput(
     the server answers a GET with everything queued for it (batching). Time
     runs from the first emit to the last broadcast back.
 
-    At most ``window`` messages are in flight (sent, not yet back). Without
-    such flow control a polling client loses its connection: python-engineio
-    refuses a payload of more than ``Payload.max_decode_packets`` packets (16
-    by default; :func:`~chat_lib.overrides.allow_polling_payloads` raises it),
-    and a fast sender on a busy machine queues more than that into one POST,
-    or gets more than that in one GET answer.
+    At most ``window`` messages are in flight (sent, not yet back), as a
+    chat client would have. (Without flow control a plain python-engineio
+    pair breaks on bursts: it refuses a payload of more than
+    ``Payload.max_decode_packets`` packets, 16 by default. The chat bounds a
+    payload by bytes instead: :func:`~chat_lib.overrides.allow_polling_payloads`.)
 
     :param window: most messages in flight at once.
 
@@ -398,7 +397,9 @@ async def measure_setup(
     Each repeat creates a new client, connects, sends one message and waits
     for its broadcast; time and traffic are counted up to that moment by a
     :class:`~chat_lib.lab.delay_proxy.DelayProxy` (with ``network_delay_ms`` of delay).
-    ``"auto"`` is what browsers do: open on polling, then upgrade to WebSocket.
+    ``"auto"`` is python-socketio's default: open on polling and upgrade to
+    WebSocket inside ``connect()``, before the Socket.IO ``CONNECT`` (the
+    JavaScript client connects on polling and probes WebSocket in parallel).
 
     :returns: samples in ms; ``values`` has their summary and the median
               ``http_requests``, ``ws_frames``, ``tcp_connections`` and
