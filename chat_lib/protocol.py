@@ -74,6 +74,7 @@ __all__ = [
     "USER_JOINED",
     "USER_LEFT",
     "ONLINE",
+    "HEAD",
     "PRESENCE",
     "TYPING",
     "NICKNAME",
@@ -89,6 +90,9 @@ CHAT_ERROR = "chat error"  #: server -> one client: {"event", "error"} when no a
 WELCOME = "welcome"  #: server -> a rich client: {"nickname", "offset" (the log's newest), "logId"}
 PRESENCE = "presence"  #: server -> clients: what changed, {"joined": [names], "left": [names], "renamed": [[old, new]]}
 ONLINE = "online"  #: server -> a newcomer: the sorted list of nicknames online, once
+#: server -> rich clients, every few seconds when processes share Redis: {"offset", "logId"}, the
+#: newest public offset in the log; a client behind it asks for ``history`` (Redis pub/sub can drop)
+HEAD = "head"
 USER_JOINED = "user joined"  #: a notice clients make of each name in a presence change's "joined"
 USER_LEFT = "user left"  #: a notice clients make of each name in a presence change's "left"
 TYPING = "typing"  #: client -> server: bool; server -> others: {"nickname", "typing"}

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from .. import protocol
-from ..errors import MessageRejected
+from ..errors import ChatConnectionError, MessageRejected
 from .connection import Connection, Transport
 from .inbox import Inbox
 from .message import ChatMessage, message_from_record
@@ -62,6 +62,8 @@ class ChatClient(Connection):
         self.inbox.listen_to(self._sio)
         self._welcomed = asyncio.Event()
         self._sio.on(protocol.WELCOME, self._on_welcome)
+        self._sio.on(protocol.HEAD, self._on_head)
+        self._filling_gap = False
 
     # -- what it received (the inbox) -------------------------------------------------
 
@@ -145,6 +147,25 @@ class ChatClient(Connection):
         self.nickname = data.get("nickname", self.nickname)
         self.inbox.start_log(data.get("logId"), data.get("offset"))
         self._welcomed.set()
+
+    async def _on_head(self, head: Any) -> None:
+        """The log is ahead of us (a broadcast that Redis pub/sub dropped): fetch what we missed."""
+        if self._filling_gap or not isinstance(head, dict) or head.get("logId") != self.inbox.log_id:
+            return
+        self._filling_gap = True
+        try:
+            while isinstance(head.get("offset"), int) and (self.inbox.last_offset or 0) < head["offset"]:
+                answer = await self.call("history", {"after": self.inbox.last_offset or 0, "count": 1000})
+                if not isinstance(answer, dict) or not answer.get("messages"):
+                    break
+                for record in answer["messages"]:
+                    await self.inbox.on_chat_message(record["text"], record["offset"], record)
+                if not answer.get("more"):
+                    break
+        except ChatConnectionError:
+            pass  # the next head will tell us again
+        finally:
+            self._filling_gap = False
 
     # -- sending -----------------------------------------------------------------
 

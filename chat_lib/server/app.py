@@ -13,6 +13,7 @@ The core is the tutorial's: ``'chat message'`` with a string is broadcast as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import socketio
 
+from .. import protocol
 from ..config import ChatConfig
 from ..log import MessageLog
 from ..overrides import ChatManager, ChatSocketServer, allow_polling_payloads
@@ -39,6 +41,7 @@ logger = logging.getLogger("chat_lib.server")
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 TRIM_EVERY = 100  #: messages between two trims of the log
+HEAD_INTERVAL = 2.0  #: seconds between two announcements of the log's head (with Redis)
 
 
 class Chat(People, Messages, Rooms, ChatNamespace):
@@ -85,6 +88,7 @@ class ChatServer:
         self.server_id = uuid.uuid4().hex[:12]
         self.members: dict[str, Member] = {}
         self._since_trim = 0
+        self._head_announcer: asyncio.Task | None = None
         self.presence = presence_for(self.members, config.redis_url, self.server_id)
         allow_polling_payloads(config.max_payload_bytes)
         self.sio = ChatSocketServer(
@@ -110,8 +114,8 @@ class ChatServer:
                     "/": {"filename": str(STATIC_DIR / "index.html"), "content_type": "text/html"},
                     "/static": str(STATIC_DIR),
                 },
-                on_startup=self._startup,
-                on_shutdown=self.presence.close,
+                on_startup=self._start,
+                on_shutdown=self._stop,
             ),
             max_body_bytes=config.max_payload_bytes,
             allowed_hosts=config.allowed_hosts,
@@ -127,6 +131,35 @@ class ChatServer:
     async def online_everywhere(self) -> list[str]:
         """Nicknames of the clients of every process on the same Redis (or of this one)."""
         return await self.presence.everyone()
+
+    async def _start(self) -> None:
+        await self._startup()
+        if self.config.redis_url:
+            self._head_announcer = asyncio.create_task(self._announce_head_forever())
+
+    async def _stop(self) -> None:
+        if self._head_announcer is not None:
+            self._head_announcer.cancel()
+        await self.presence.close()
+
+    async def _announce_head_forever(self) -> None:
+        """Tell this process's clients, every :data:`HEAD_INTERVAL` seconds, where the log ends.
+
+        Redis pub/sub delivers at most once: while its connection is down (a
+        Redis restart), broadcasts from the other processes reach nobody here,
+        though they are in the log. A client that learns the log is ahead of it
+        asks for what it missed (``history``), so the gap closes within seconds.
+        """
+        while True:
+            await asyncio.sleep(HEAD_INTERVAL)
+            try:
+                newest = self.store.recent(1)
+            except Exception as exc:  # the log's Redis is down too: nothing to announce
+                logger.info("no head to announce: %s", exc)
+                continue
+            if newest:
+                head = {"offset": newest[0].offset, "logId": self.store.log_id}
+                await self.sio.emit(protocol.HEAD, head, to="rich", ignore_queue=True)  # our clients only
 
     async def _startup(self) -> None:
         """ASGI lifespan start-up: with Redis, subscribe before the first client comes.
@@ -159,6 +192,7 @@ class ChatServer:
         if self._since_trim < min(TRIM_EVERY, self.config.retain_messages or 1):
             return
         self._since_trim = 0
+        self._head_announcer: asyncio.Task | None = None
         if self.config.retain_messages is not None and hasattr(self.store, "trim"):
             self.store.trim(self.config.retain_messages)
 

@@ -1,0 +1,27 @@
+"""Across processes, a message that no broadcast brought still arrives: from the log (issue 11).
+
+Redis pub/sub delivers at most once: while its connection is down, another
+process's broadcasts reach nobody here. Each server tells its clients every
+two seconds where the log ends, and a client that is behind asks for the rest.
+Here a message goes into the shared log with no broadcast at all, the
+strongest form of a dropped one.
+"""
+
+from __future__ import annotations
+
+from chat_lib import BackgroundServer, ChatClient
+from chat_lib.lab.cluster import LocalRedis
+
+
+async def test_a_message_the_pub_sub_dropped_reaches_clients_from_the_log(tmp_path):
+    log = str(tmp_path / "log.sqlite3")
+    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
+            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+        async with ChatClient(one.url, nickname="ada") as ada, ChatClient(other.url, nickname="bob") as bob:
+            await ada.send("the last one broadcast")
+            await bob.wait_for_message(lambda m: m.text == "the last one broadcast")
+            dropped, _ = other.chat.store.append("dropped-1", "cy", "never broadcast")  # in the log, told nobody
+            for client in (ada, bob):  # whichever server each is on
+                heard = await client.wait_for_message(lambda m: m.text == "never broadcast", timeout=10)
+                assert (heard.offset, heard.nickname) == (dropped.offset, "cy")
+            assert [m.text for m in bob.messages].count("never broadcast") == 1
