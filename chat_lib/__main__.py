@@ -54,6 +54,7 @@ def _config(args: argparse.Namespace) -> ChatConfig:
             store=None if args.store == ":memory:" else args.store,
             cors_allowed_origins=tuple(args.cors_origin) if args.cors_origin else None,
             rate_limit=args.rate_limit,
+            rate_limit_per_address=args.rate_limit_per_address,
             ping_interval=args.ping_interval,
             ping_timeout=args.ping_timeout,
             redis_url=args.redis_url,
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--cors-origin", action="append", help="allow a page from this origin (repeatable)")
     serve_parser.add_argument("--rate-limit", type=_rate_limit, default=ChatConfig.rate_limit, metavar="RATE/BURST",
                               help="events per second and burst per connection, or off (default 20/200)")
+    serve_parser.add_argument("--rate-limit-per-address", type=_rate_limit, default=None, metavar="RATE/BURST",
+                              help="the same, shared by all connections from one address (default off)")
     serve_parser.add_argument("--ping-interval", type=float, default=ChatConfig.ping_interval, metavar="SECONDS")
     serve_parser.add_argument("--ping-timeout", type=float, default=ChatConfig.ping_timeout, metavar="SECONDS")
     serve_parser.add_argument("--redis-url", help="join other server processes, on any machine, through this Redis; "

@@ -33,6 +33,12 @@ class ChatConfig:
                                  only the page's own origin, ``"*"`` all.
     :param rate_limit: ``(messages per second, burst)`` per connection, or
                        ``None`` for no limit (benchmarks).
+    :param rate_limit_per_address: the same, shared by every connection from
+                                   one address: reconnecting or opening more
+                                   sockets does not refill it. Off by default,
+                                   since tests and benchmarks open many clients
+                                   from 127.0.0.1; behind a proxy every client
+                                   has the proxy's address.
     :param ping_interval: seconds between Engine.IO pings. Short intervals let
                           polling clients notice a stop quickly (notebooks).
     :param ping_timeout: seconds without a pong before a client is dropped.
@@ -70,6 +76,7 @@ class ChatConfig:
     store: str | None = None
     cors_allowed_origins: str | tuple[str, ...] | None = None
     rate_limit: tuple[float, float] | None = (20.0, 200.0)
+    rate_limit_per_address: tuple[float, float] | None = None
     ping_interval: float = 25
     ping_timeout: float = 20
     redis_url: str | None = None
@@ -83,7 +90,8 @@ class ChatConfig:
 
     def __post_init__(self) -> None:
         # Lists from callers (and from JSON) become tuples: the config is hashable and frozen.
-        for name in ("cors_allowed_origins", "rate_limit", "transports", "allowed_hosts", "frame_ancestors"):
+        for name in ("cors_allowed_origins", "rate_limit", "rate_limit_per_address", "transports", "allowed_hosts",
+                     "frame_ancestors"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))

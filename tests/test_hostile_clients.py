@@ -499,3 +499,36 @@ async def test_a_polling_session_that_asks_for_everything_and_never_reads_holds_
             socket_ = running.chat.sio.eio.sockets.get(eio_sid)
             assert socket_ is not None and socket_.queue.qsize() <= 600  # one page of 500 (and a few notices)
             await wait_for(lambda: eio_sid not in running.chat.sio.eio.sockets, timeout=10)  # then the ping timeout
+
+
+# -- finding 7: a limit that reconnecting does not refill; finding 9 ------------------
+
+
+async def test_a_limit_per_address_holds_across_reconnections_and_parallel_sockets():
+    with BackgroundServer(rate_limit=None, rate_limit_per_address=(0.05, 20), **FAST) as running:
+        accepted = 0
+        for _ in range(3):  # three connections in a row, as a flooder reconnecting would
+            async with ChatClient(running.url, transport="websocket", ack_timeout=0.5) as flooder:
+                for i in range(10):
+                    try:
+                        answer = await flooder.call("chat message", f"m{i}", timeout=0.5)
+                        accepted += answer["ok"] is True
+                    except Exception:
+                        pass  # no ack: limited
+        # 30 sent; one burst of 20 for the address, less a token per connection: 17, not 30
+        assert 15 <= accepted <= 18
+
+
+async def test_a_private_message_to_a_client_that_cannot_read_it_is_refused(server):
+    plain = __import__("socketio").AsyncClient(reconnection=False)
+    await plain.connect(server.url, transports=["websocket"], auth={"serverOffset": 0})  # the tutorial's client
+    try:
+        async with ChatClient(server.url, nickname="ada") as ada:
+            await wait_for(lambda: len(ada.online) == 2, timeout=5)
+            guest = next(name for name in ada.online if name != "ada")
+            answer = await ada.call("private message", {"to": guest, "text": "psst"})
+            assert answer == {
+                "ok": False, "error": f"{guest} uses a client without private messages; write in the chat instead.",
+            }
+    finally:
+        await plain.disconnect()

@@ -41,13 +41,16 @@ class Member:
     audience: Audience
     token: str
     bucket: TokenBucket | None = None
+    address_bucket: TokenBucket | None = None  #: shared by every connection from its address, if limited
     rooms: set[str] = field(default_factory=set)
     typing: bool = False
     left_at: float = 0.0  #: when it disconnected (monotonic), for the grace period
 
     def allowed(self) -> bool:
-        """Take one event from the rate limit; ``False`` when it is spent."""
-        return self.bucket is None or self.bucket.take()
+        """Take one event from the rate limits (its own, its address's); ``False`` when one is spent."""
+        return (self.bucket is None or self.bucket.take()) and (
+            self.address_bucket is None or self.address_bucket.take()
+        )
 
 
 def room_key(room: str) -> str:

@@ -56,6 +56,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         self.members: dict[str, Member] = chat.members
         self.departed: dict[str, Member] = {}  # token -> who left lately, to give back on return
         self._message_count = itertools.count(1)
+        self.address_buckets: dict[str, TokenBucket] = {}
         self.notices = PresenceNotices(self, chat.config.presence_window)
 
     @property
@@ -129,8 +130,8 @@ class ChatNamespace(socketio.AsyncNamespace):
                 await self.tell_error(sid, "connect", str(exc))
         if not member.nickname or not await self.presence.claim(member.nickname, token):
             member.nickname = await self.guest_name(sid, token)
-        if member.bucket is not None:
-            member.bucket.take()  # connecting costs like a message: reconnect loops do not refill the limit
+        member.address_bucket = self.address_bucket(sid)
+        member.allowed()  # connecting costs like a message: reconnect loops do not refill the limit
         self.members[sid] = member
         logger.info("%s connected as %r (%s)", sid, member.nickname, audience)
         return member
@@ -186,6 +187,15 @@ class ChatNamespace(socketio.AsyncNamespace):
         costs SQLite more than twice the time to store.
         """
         return f"{self.chat.server_id}-{next(self._message_count)}"
+
+    def address_bucket(self, sid: str) -> TokenBucket | None:
+        """The rate limit that every connection from ``sid``'s address shares, if there is one."""
+        if self.config.rate_limit_per_address is None:
+            return None
+        address = (self.server.get_environ(sid) or {}).get("REMOTE_ADDR", "")
+        if address not in self.address_buckets and len(self.address_buckets) > 10_000:
+            self.address_buckets.clear()  # a flood of addresses: forget them rather than grow
+        return self.address_buckets.setdefault(address, TokenBucket(*self.config.rate_limit_per_address))
 
     def new_bucket(self) -> TokenBucket | None:
         return TokenBucket(*self.config.rate_limit) if self.config.rate_limit else None

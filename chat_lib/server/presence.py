@@ -47,6 +47,11 @@ class LocalPresence:
     async def changed(self) -> None:
         """Nothing to share: the members dict is the truth."""
 
+    async def reachable(self, nickname: str) -> bool:
+        """Whether a private message to ``nickname`` reaches somebody: only the page,
+        ``ChatClient`` and the widget (rich clients) listen for them."""
+        return any(m.nickname == nickname and m.audience == "rich" for m in self.members.values())
+
     async def everyone(self) -> list[str]:
         """The nicknames online, sorted, each once."""
         return sorted({member.nickname for member in self.members.values()})
@@ -88,6 +93,13 @@ class RedisPresence(LocalPresence):
 
     async def release(self, nickname: str, token: str) -> None:
         """Nothing to do: the name's key expires by itself once nobody refreshes it."""
+
+    async def reachable(self, nickname: str) -> bool:
+        # Here we know each client's kind; of another process's, only the name.
+        local = [m for m in self.members.values() if m.nickname == nickname]
+        if local:
+            return any(m.audience == "rich" for m in local)
+        return nickname in await self.everyone()
 
     async def changed(self):
         """Write this process's members, under a key that expires if we die."""

@@ -45,6 +45,8 @@ class Rooms:
         recipient = note.get("to")
         if not isinstance(recipient, str) or recipient not in await self.presence.everyone():
             raise ValueError(f"Nobody called {recipient!r} is online.")
+        if not await self.presence.reachable(recipient):
+            raise ValueError(f"{recipient} uses a client without private messages; write in the chat instead.")
         sent = {"from": member.nickname, "to": recipient, "text": text, "sent_at": time.time()}
         # A list of rooms reaches each client once, even one in both.
         await self.emit(protocol.PRIVATE_MESSAGE, sent, to=[nickname_room(recipient), member.sid])
