@@ -121,8 +121,9 @@ class Inbox:
             online.discard(old)
             online.add(new)
             notices.append({"kind": protocol.NICKNAME, "old": old, "nickname": new})
-        online.difference_update(change.get("left", []))
-        notices += [{"kind": protocol.USER_LEFT, "nickname": name} for name in change.get("left", [])]
+        left = [name for name in change.get("left", []) if name in online]  # told twice: one notice
+        online.difference_update(left)
+        notices += [{"kind": protocol.USER_LEFT, "nickname": name} for name in left]
         for entry in notices:
             self.notices.append(entry)
             self._announce("notice", entry)

@@ -106,6 +106,8 @@ class ChatServer:
             max_sessions_per_address=config.max_sessions_per_address,
         )
         self.namespace = namespace(self)
+        if hasattr(self.presence, "on_vanished"):
+            self.presence.on_vanished = self._announce_vanished
         self.sio.register_namespace(self.namespace)
         self.app = HttpGuard(
             socketio.ASGIApp(
@@ -141,6 +143,11 @@ class ChatServer:
         if self._head_announcer is not None:
             self._head_announcer.cancel()
         await self.presence.close()
+
+    async def _announce_vanished(self, names: list[str]) -> None:
+        """Each process tells its own clients who left with a process that died."""
+        change = {"joined": [], "left": names, "renamed": []}
+        await self.sio.emit(protocol.PRESENCE, change, ignore_queue=True)
 
     async def _announce_head_forever(self) -> None:
         """Tell this process's clients, every :data:`HEAD_INTERVAL` seconds, where the log ends.

@@ -80,6 +80,9 @@ class RedisPresence(LocalPresence):
         self.redis = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.key = f"{self.KEY}:{server_id}"
         self._refresher: asyncio.Task | None = None
+        self._seen: dict[bytes, set[str]] = {}  # each process's key -> its names, at the last look
+        #: called with the names that went with a process that died (its key expired unrefreshed)
+        self.on_vanished: Any = None
 
     async def claim(self, nickname: str, token: str) -> bool:
         key = f"chat_lib:name:{canonical_nickname(nickname)}"
@@ -131,6 +134,20 @@ class RedisPresence(LocalPresence):
         while True:
             await asyncio.sleep(self.TTL / 3)
             await self.changed()
+            await self._look_for_the_vanished()
+
+    async def _look_for_the_vanished(self) -> None:
+        """Find the people of processes whose key expired: a killed process says no goodbyes."""
+        try:
+            now = {key: {v.decode() for v in await self.redis.hvals(key)}
+                   async for key in self.redis.scan_iter(match=f"{self.KEY}:*")}
+        except Exception:  # Redis lost: look again next time
+            return
+        gone = set().union(*(names for key, names in self._seen.items() if key not in now))
+        gone -= set().union(*now.values())  # still online elsewhere (or left with a goodbye: clients know)
+        self._seen = now
+        if gone and self.on_vanished is not None:
+            await self.on_vanished(sorted(gone))
 
     async def close(self) -> None:
         """Stop refreshing and forget our entries; idempotent."""
