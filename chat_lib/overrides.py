@@ -221,6 +221,7 @@ class ChatEngineIOClient(engineio.AsyncClient):
     """
 
     max_post_bytes = 1_000_000  #: lowered when a server refuses a POST as too large (413)
+    _post_failed = False  # the polling writer stopped because the server refused a POST
 
     async def _send_request(self, method, url, headers=None, body=None, timeout=None):
         if method != "POST" or not isinstance(body, str):
@@ -230,13 +231,15 @@ class ChatEngineIOClient(engineio.AsyncClient):
             if answer is None or isinstance(answer, str) or not 200 <= answer.status < 300:
                 if getattr(answer, "status", None) == 413:  # this server takes less: post less from now on
                     self.max_post_bytes = max(16_384, len(part.encode()) // 2)
+                self._post_failed = True
                 return answer  # the writer stops; _write_loop below takes it from there
         return answer
 
     async def _write_loop(self):
+        self._post_failed = False
         await super()._write_loop()
-        if self.state != "connected":
-            return  # a disconnection ended it: nothing is wrong
+        if self.state != "connected" or not self._post_failed:
+            return  # a disconnection ended it (the reader saw it and reconnects): nothing to add
         logger.warning("the Engine.IO writer stopped on a live connection; treating it as lost")
         if self.read_loop_task is not None:
             self.read_loop_task.cancel()  # it would end this connection again after the next one began

@@ -199,7 +199,6 @@ class ChatServer:
         if self._since_trim < min(TRIM_EVERY, self.config.retain_messages or 1):
             return
         self._since_trim = 0
-        self._head_announcer: asyncio.Task | None = None
         if self.config.retain_messages is not None and hasattr(self.store, "trim"):
             self.store.trim(self.config.retain_messages)
 

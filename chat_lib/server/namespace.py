@@ -21,6 +21,7 @@ import functools
 import inspect
 import itertools
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,16 @@ class ChatNamespace(socketio.AsyncNamespace):
         return self.chat.presence
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):  # only python-socketio raises these (see overrides)
+        if event == "connect":  # only python-socketio raises these (see overrides)
+            try:
+                return await super().trigger_event(event, *args)
+            except LogUnavailable:
+                # Its catch-up failed: better gone (it reconnects, and catches up then)
+                # than connected and outside the live room.
+                logger.warning("the message log is unavailable; dropping %s, which will come back", args[0])
+                await self.server.disconnect(args[0])
+                return None
+        if event == "disconnect":
             return await super().trigger_event(event, *args)
         sid, *args = args
         member = self.members.get(sid)
@@ -116,7 +126,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         if token is not None and not (isinstance(token, str) and 16 <= len(token) <= 128):
             await self.tell_error(sid, "connect", "A token must be a string of 16 to 128 characters; ignored.")
             token = None
-        token = token or sid  # without one, a client is known by this connection alone
+        token = token or f"connection:{sid}"  # without one, a client is known by this connection alone
         member = self.departed.pop(token, None) or self.twin(token) or Member(sid, "", audience, token, self.new_bucket())
         member.sid, member.audience, member.typing = sid, audience, False
         if audience == "plain" and isinstance(auth, dict) and auth:
@@ -150,7 +160,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         A client without a token cannot come back as itself: its name is free at once.
         """
         member = self.members.pop(sid, None)
-        if member is not None and member.token != sid:
+        if member is not None and not member.token.startswith("connection:"):
             now = time.monotonic()
             self.departed = {token: m for token, m in self.departed.items() if m.left_at > now - self.presence.GRACE}
             member.left_at = now
@@ -186,7 +196,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         increasing, so the log's index of ids grows at its end: a random id
         costs SQLite more than twice the time to store.
         """
-        return f"{self.chat.server_id}-{next(self._message_count)}"
+        # The count, zero-padded, keeps them in order; the random tail keeps a
+        # client from storing the next ones first and so blocking them.
+        return f"{self.chat.server_id}-{next(self._message_count):012d}-{secrets.token_hex(4)}"
 
     def address_bucket(self, sid: str) -> TokenBucket | None:
         """The rate limit that every connection from ``sid``'s address shares, if there is one."""
@@ -222,7 +234,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         socket = self.server.eio.sockets.get(eio_sid)
         deadline = time.monotonic() + self.config.ping_interval + self.config.ping_timeout
         while socket is not None and not socket.closed and socket.queue.qsize() > most:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline:  # it reads nothing: drop it, it may come back and catch up
+                await self.server.disconnect(sid)
                 return False
             await asyncio.sleep(0.01)
         return socket is not None and not socket.closed and sid in self.members

@@ -81,10 +81,12 @@ class RedisPresence(LocalPresence):
         self.key = f"{self.KEY}:{server_id}"
         self._refresher: asyncio.Task | None = None
         self._seen: dict[bytes, set[str]] = {}  # each process's key -> its names, at the last look
+        self._closed = False
         #: called with the names that went with a process that died (its key expired unrefreshed)
         self.on_vanished: Any = None
 
     async def claim(self, nickname: str, token: str) -> bool:
+        self._refresh_soon()  # with or without presence notices, owned names must be kept alive
         key = f"chat_lib:name:{canonical_nickname(nickname)}"
         try:
             if await self.redis.set(key, token, nx=True, ex=int(self.GRACE)):
@@ -106,8 +108,7 @@ class RedisPresence(LocalPresence):
 
     async def changed(self):
         """Write this process's members, under a key that expires if we die."""
-        if self._refresher is None:
-            self._refresher = asyncio.create_task(self._refresh_forever())
+        self._refresh_soon()
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(self.key)
@@ -130,11 +131,18 @@ class RedisPresence(LocalPresence):
             logger.warning("Redis unreachable (%s); showing this server's clients only", exc)
             return sorted({member.nickname for member in self.members.values()})
 
+    def _refresh_soon(self) -> None:
+        if self._refresher is None and not self._closed:
+            self._refresher = asyncio.create_task(self._refresh_forever())
+
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.TTL / 3)
-            await self.changed()
-            await self._look_for_the_vanished()
+            try:
+                await self.changed()
+                await self._look_for_the_vanished()
+            except Exception:  # one bad round must not end the refreshing: names would expire
+                logger.exception("refreshing the online list failed; trying again")
 
     async def _look_for_the_vanished(self) -> None:
         """Find the people of processes whose key expired: a killed process says no goodbyes."""
@@ -151,6 +159,7 @@ class RedisPresence(LocalPresence):
 
     async def close(self) -> None:
         """Stop refreshing and forget our entries; idempotent."""
+        self._closed = True
         if self._refresher is not None:
             self._refresher.cancel()
             self._refresher = None
