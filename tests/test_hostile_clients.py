@@ -370,6 +370,10 @@ def test_only_allowed_origins_can_frame_the_page(chromium_launch_options, frame_
             try:
                 page = browser.new_page()
                 page.goto(f"http://localhost:{framer.port}/", wait_until="load")  # load waits for the frame, refused or not
+                for _ in range(100):  # a refused frame may show its error page a moment after "load"
+                    if page.frames[1].url:
+                        break
+                    page.wait_for_timeout(50)
                 frame_url = page.frames[1].url
                 if framed:  # the page is shown in there
                     expect(page.frame_locator("iframe").locator("#status")).to_be_visible(timeout=5000)
