@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 _KEY_LENGTH = 12  # "f000.000042." - the unique start of each message text
-WAIT = 10.0  # seconds to wait for one message to reach everybody before counting it lost
+WAIT = 30.0  # seconds to wait for one message to reach everybody before counting it lost
 
 
 def group_key(kind: str, first: int, second: int) -> str:
