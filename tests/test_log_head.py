@@ -25,3 +25,20 @@ async def test_a_message_the_pub_sub_dropped_reaches_clients_from_the_log(tmp_pa
                 heard = await client.wait_for_message(lambda m: m.text == "never broadcast", timeout=10)
                 assert (heard.offset, heard.nickname) == (dropped.offset, "cy")
             assert [m.text for m in bob.messages].count("never broadcast") == 1
+
+
+async def test_a_dropped_broadcast_below_newer_messages_is_fetched_too(tmp_path):
+    # The drill's case: both servers' people keep talking, so each client's newest
+    # offset runs ahead of the broadcasts it missed from the other server.
+    log = str(tmp_path / "log.sqlite3")
+    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
+            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+        async with ChatClient(one.url, nickname="ada") as ada, ChatClient(other.url, nickname="bob") as bob:
+            dropped, _ = other.chat.store.append("dropped-2", "cy", "a hole in the middle")
+            await ada.send("broadcast after the hole")
+            for client in (ada, bob):
+                await client.wait_for_message(lambda m: m.text == "broadcast after the hole")
+                assert client.last_offset > dropped.offset  # the hole is below what each has
+                heard = await client.wait_for_message(lambda m: m.text == "a hole in the middle", timeout=10)
+                assert (heard.offset, heard.nickname) == (dropped.offset, "cy")
+            assert [m.text for m in bob.messages].count("a hole in the middle") == 1

@@ -149,19 +149,29 @@ class ChatClient(Connection):
         self._welcomed.set()
 
     async def _on_head(self, head: Any) -> None:
-        """The log is ahead of us (a broadcast that Redis pub/sub dropped): fetch what we missed."""
+        """The log may hold public messages we never received (broadcasts Redis pub/sub dropped): fetch them.
+
+        Gaps below our newest offset count too: while both servers' people talk,
+        each client keeps receiving its own server's messages past the holes.
+        """
         if self._filling_gap or not isinstance(head, dict) or head.get("logId") != self.inbox.log_id:
+            return
+        if not isinstance(head.get("offset"), int):
             return
         self._filling_gap = True
         try:
-            while isinstance(head.get("offset"), int) and (self.inbox.last_offset or 0) < head["offset"]:
-                answer = await self.call("history", {"after": self.inbox.last_offset or 0, "count": 1000})
-                if not isinstance(answer, dict) or not answer.get("messages"):
-                    break
-                for record in answer["messages"]:
+            after = self.inbox.first_gap(head["offset"])
+            while after is not None:
+                answer = await self.call("history", {"after": after, "count": 1000})
+                if not isinstance(answer, dict) or not answer.get("ok"):
+                    return  # the log is unavailable; the next head will tell us again
+                records = answer.get("messages") or []
+                for record in records:
                     await self.inbox.on_chat_message(record["text"], record["offset"], record)
-                if not answer.get("more"):
-                    break
+                if not answer.get("more") or not records:
+                    self.inbox.mark_checked(head["offset"])
+                    return
+                after = records[-1]["offset"]
         except ChatConnectionError:
             pass  # the next head will tell us again
         finally:

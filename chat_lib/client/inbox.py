@@ -41,6 +41,8 @@ class Inbox:
         self.last_offset: int | None = None  #: the newest public offset received
         self.log_id: str | None = None  #: which server log the offsets belong to
         self._seen_offsets: set[int] = set()
+        # Every public message up to this offset was received, or looked up in the log.
+        self._checked_through: int | None = None
         self._new_message = asyncio.Condition()
 
     def listen_to(self, sio: socketio.AsyncClient) -> None:
@@ -62,9 +64,28 @@ class Inbox:
             # file): our offsets are meaningless there; start at its head.
             self.log_id = log_id
             self._seen_offsets.clear()
-            self.last_offset = None
+            self.last_offset = self._checked_through = None
         if self.last_offset is None and isinstance(head_offset, int):
-            self.last_offset = head_offset
+            self.last_offset = self._checked_through = head_offset
+
+    def first_gap(self, head: int) -> int | None:
+        """Where to read the log from so that no public message up to ``head`` stays missed.
+
+        Returns the offset just before the first one up to ``head`` that this
+        client neither received nor looked up, or ``None`` when there is none.
+        A gap may be a broadcast that Redis pub/sub dropped, below newer
+        messages that did arrive, or a room's or a private message: which, only
+        the log can tell (``history`` returns public messages only).
+        """
+        checked = self._checked_through or 0
+        missing = next((o for o in range(checked + 1, head + 1) if o not in self._seen_offsets), None)
+        if missing is None:
+            self.mark_checked(head)
+        return None if missing is None else missing - 1
+
+    def mark_checked(self, offset: int) -> None:
+        """Every public message up to ``offset`` is here: the log was read that far."""
+        self._checked_through = max(self._checked_through or 0, offset)
 
     # -- the server's events -------------------------------------------------------
 
