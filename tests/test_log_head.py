@@ -34,11 +34,14 @@ async def test_a_dropped_broadcast_below_newer_messages_is_fetched_too(tmp_path)
     with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
             BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
         async with ChatClient(one.url, nickname="ada") as ada, ChatClient(other.url, nickname="bob") as bob:
+            await ada.send("both are in")  # past their catch-up, which would read the log itself
+            for client in (ada, bob):
+                await client.wait_for_message(lambda m: m.text == "both are in")
             dropped, _ = other.chat.store.append("dropped-2", "cy", "a hole in the middle")
             await ada.send("broadcast after the hole")
             for client in (ada, bob):
                 await client.wait_for_message(lambda m: m.text == "broadcast after the hole")
                 assert client.last_offset > dropped.offset  # the hole is below what each has
                 heard = await client.wait_for_message(lambda m: m.text == "a hole in the middle", timeout=10)
-                assert (heard.offset, heard.nickname) == (dropped.offset, "cy")
+                assert (heard.offset, heard.nickname, heard.from_log) == (dropped.offset, "cy", True)
             assert [m.text for m in bob.messages].count("a hole in the middle") == 1

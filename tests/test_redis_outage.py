@@ -54,3 +54,6 @@ async def test_redis_outage_loses_and_duplicates_nothing_acknowledged():
     assert result.missed_live_by_server()["same server"] + result.missed_live_by_server()["other server"] == (
         totals["missed_live"]
     )
+    # Each client then read from the log what was never pushed to it, after the server's next 'head'.
+    assert totals["fetched_from_log"] == totals["missed_live"]
+    assert totals["missed_for_good"] == 0

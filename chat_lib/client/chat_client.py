@@ -167,7 +167,7 @@ class ChatClient(Connection):
                     return  # the log is unavailable; the next head will tell us again
                 records = answer.get("messages") or []
                 for record in records:
-                    await self.inbox.on_chat_message(record["text"], record["offset"], record)
+                    await self.inbox.on_chat_message(record["text"], record["offset"], record, from_log=True)
                 if not answer.get("more") or not records:
                     self.inbox.mark_checked(head["offset"])
                     return

@@ -89,7 +89,7 @@ class Inbox:
 
     # -- the server's events -------------------------------------------------------
 
-    async def on_chat_message(self, text: Any, offset: Any = None, meta: Any = None) -> None:
+    async def on_chat_message(self, text: Any, offset: Any = None, meta: Any = None, *, from_log: bool = False) -> None:
         meta = meta if isinstance(meta, dict) else {}
         if isinstance(offset, int):
             if offset in self._seen_offsets:
@@ -106,6 +106,7 @@ class Inbox:
                 room=meta.get("room"),
                 sent_at=meta.get("sent_at"),
                 received_at=time.perf_counter(),
+                from_log=from_log,
             )
         )
 

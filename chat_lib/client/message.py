@@ -24,6 +24,7 @@ class ChatMessage:
     private: bool = False
     recipient: str | None = None
     received_at: float = 0.0  #: ``time.perf_counter()`` when it arrived
+    from_log: bool = False  #: read from the log to fill a gap (a broadcast that never came), not pushed
 
 
 def message_from_record(record: dict) -> ChatMessage:

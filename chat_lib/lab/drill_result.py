@@ -41,6 +41,8 @@ class DrillClient:
     transport: str
     typed: list[DrillMessage] = field(default_factory=list)
     received: list[tuple[str, float]] = field(default_factory=list)  #: (text, received_at), in arrival order
+    #: (text, received_at) of messages read from the log to fill a gap, not pushed (notebook 08)
+    fetched: list[tuple[str, float]] = field(default_factory=list)
     disconnected_at: list[float] = field(default_factory=list)  #: when it noticed the server was gone
     reconnected_at: list[float] = field(default_factory=list)  #: when it was connected again
 

@@ -42,6 +42,7 @@ import redis as redis_py
 from .. import protocol
 from ..background import BackgroundServer
 from ..client import ChatClient, quiet_unclosed_connections
+from ..server.app import HEAD_INTERVAL
 from ..stream_store import StreamStore
 from .cluster import LocalRedis
 from .drill_result import DrillClient, DrillMessage, DrillResult, Outage
@@ -76,8 +77,10 @@ class RedisOutageResult(DrillResult):
         ``retried_and_stored`` those of them that a later retry stored.
         ``acknowledged_lost`` counts acknowledged messages missing from the
         log after the restart (it must be 0). ``missed_live`` counts deliveries
-        that never reached a client although the message is in the log: what
-        the Redis pub/sub between the processes dropped.
+        that were never pushed to a client although the message is in the log:
+        what the Redis pub/sub between the processes dropped. Of those,
+        ``fetched_from_log`` the client read from the log after a ``'head'``
+        announcement, and ``missed_for_good`` it never got.
         """
         typed: list[LogMessage] = self.typed  # type: ignore[assignment]
         stored = Counter(self.stored)
@@ -98,6 +101,10 @@ class RedisOutageResult(DrillResult):
             "deliveries_expected": sum(r["expected"] for r in rows),
             "delivered_live": sum(r["received"] for r in rows),
             "missed_live": sum(r["lost"] for r in rows),
+            "fetched_from_log": sum(len({text for text, _ in c.fetched} - {text for text, _ in c.received})
+                                    for c in self.clients),
+            "missed_for_good": sum(len({m.text for m in typed} - {text for text, _ in c.received + c.fetched})
+                                   for c in self.clients),
             "duplicated": sum(r["duplicates"] for r in rows),
             "outage_seconds": sum(o.duration for o in self.outages),
             "settled": self.settled,
@@ -152,7 +159,8 @@ async def run_redis_outage_drill(
     ``downtime`` seconds, then starts again on its port and folder, and the
     clients type on for ``after`` seconds. Then typing stops, and the drill
     waits (up to ``settle_timeout`` seconds) until every message is
-    acknowledged and nothing new has arrived for half a second.
+    acknowledged and nothing new has arrived for 2.5 s, which lets every client
+    fetch from the log what the pub/sub dropped.
 
     :param clients: how many people chat.
     :param transports: transports given to the clients in turn.
@@ -161,7 +169,7 @@ async def run_redis_outage_drill(
     :param downtime: seconds redis-server stays dead.
     :param after: seconds of typing after the restart.
     :param ack_timeout: seconds a client waits for an acknowledgement before sending again.
-    :param settle_timeout: seconds to wait for what is still on its way.
+    :param settle_timeout: seconds to wait for what is still on its way, or still to fetch from the log.
     :param server_options: :class:`~chat_lib.server.ChatServer` options (default: 1 s pings, no rate limit).
 
     Example::
@@ -253,7 +261,8 @@ class _RedisDrill:
         settled = await self.settle(settle_timeout)
         finished_at = self.now()
         for timeline, client in zip(self.timelines, self.chat_clients):
-            timeline.received = [(m.text, m.received_at - self.t0) for m in client.messages]
+            timeline.received = [(m.text, m.received_at - self.t0) for m in client.messages if not m.from_log]
+            timeline.fetched = [(m.text, m.received_at - self.t0) for m in client.messages if m.from_log]
         log = await asyncio.to_thread(StreamStore, self.redis.url)
         try:
             stored = [m.text for m in await asyncio.to_thread(log.since, 0, 1_000_000)]
@@ -311,7 +320,11 @@ class _RedisDrill:
                 outbox.task_done()
 
     async def settle(self, timeout: float) -> bool:
-        """Wait until every outbox is empty, then until nothing new arrives for half a second."""
+        """Wait until every outbox is empty, then until nothing new arrives for a head interval and a half second.
+
+        That long, so that a ``'head'`` announcement comes in the quiet time, and
+        each client fetches what the pub/sub dropped before the drill ends.
+        """
         deadline = time.monotonic() + timeout
         try:
             await asyncio.wait_for(asyncio.gather(*(box.join() for box in self.outboxes)), timeout)
@@ -323,7 +336,7 @@ class _RedisDrill:
             counts = [len(c.messages) for c in self.chat_clients]
             if counts != last:
                 quiet_since, last = time.monotonic(), counts
-            elif time.monotonic() - quiet_since >= 0.5:
+            elif time.monotonic() - quiet_since >= HEAD_INTERVAL + 0.5:
                 return True
             await asyncio.sleep(0.05)
         return False
