@@ -2,7 +2,8 @@
 
 Every notebook is committed executed top to bottom (strict nbval compares
 nothing in a cell saved without an execution count), opens with a title and
-ends with ``## Summary`` and ``## Exercises``. One notebook, 02, is also run
+ends with ``## Summary`` and ``## Exercises``, each exercise followed by its
+solution (collapsed, and checking itself with an ``assert``). One notebook, 02, is also run
 in a fresh kernel to check that it leaves nothing behind: no server on the
 ports it printed, no thread it started, no child process of the kernel.
 """
@@ -62,6 +63,23 @@ def test_notebook_has_title_summary_and_exercises(path: Path):
     assert "## Summary" in headings, f"{path.name} has no '## Summary'"
     assert "## Exercises" in headings, f"{path.name} has no '## Exercises'"
     assert headings.index("## Summary") < headings.index("## Exercises")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=[p.name for p in ALL_NOTEBOOKS])
+def test_every_exercise_is_followed_by_a_collapsed_solution_that_checks_itself(path: Path):
+    cells = read(path).cells
+    start = next(i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and "## Exercises" in cell.source)
+    sequence = []  # "exercise" for each numbered item, "solution" for each solution cell, in order
+    for cell in cells[start:]:
+        if cell.cell_type == "markdown":
+            text = cell.source[cell.source.index("## Exercises"):] if "## Exercises" in cell.source else cell.source
+            sequence += ["exercise"] * len(re.findall(r"^\d+\. ", text, re.MULTILINE))
+        else:
+            assert "solution" in cell.metadata.get("tags", []), f"{path.name}: an exercise cell that is no solution"
+            assert cell.metadata.get("jupyter", {}).get("source_hidden"), f"{path.name}: a solution shown open"
+            assert "assert " in cell.source, f"{path.name}: a solution that checks nothing:\n{cell.source[:200]}"
+            sequence.append("solution")
+    assert sequence and sequence == ["exercise", "solution"] * (len(sequence) // 2), f"{path.name}: {sequence}"
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=[p.name for p in ALL_NOTEBOOKS])

@@ -74,8 +74,8 @@ class Inbox:
         Returns the offset just before the first one up to ``head`` that this
         client neither received nor looked up, or ``None`` when there is none.
         A gap may be a broadcast that Redis pub/sub dropped, below newer
-        messages that did arrive, or a room's or a private message: which, only
-        the log can tell (``history`` returns public messages only).
+        messages that did arrive, or a message to a room this client is not
+        in: which, only the log can tell (``history`` returns public messages).
         """
         checked = self._checked_through or 0
         missing = next((o for o in range(checked + 1, head + 1) if o not in self._seen_offsets), None)
