@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chat_lib import BackgroundServer, ChatClient
+from chat_lib import BackgroundServer, ChatClient, ChatWidget
 from chat_lib.lab.cluster import LocalRedis
 from chat_lib.server.app import HEAD_INTERVAL
 
@@ -52,3 +52,26 @@ async def test_a_dropped_broadcast_below_newer_messages_is_fetched_too(tmp_path)
                 heard = await client.wait_for_message(lambda m: m.text == "a hole in the middle", timeout=10)
                 assert (heard.offset, heard.nickname, heard.from_log) == (dropped.offset, "cy", True)
             assert [m.text for m in bob.messages].count("a hole in the middle") == 1
+
+
+async def test_the_widget_shows_a_fetched_message_in_its_place(tmp_path):
+    log = str(tmp_path / "log.sqlite3")
+    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
+            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+        async with ChatClient(one.url, nickname="ada") as ada:
+            chat = ChatWidget(other.url, nickname="bob")
+            await chat.connect()
+            try:
+                await ada.send("before the hole")
+                await chat.wait_for("before the hole")
+                await asyncio.sleep(HEAD_INTERVAL)  # past its catch-up (see above)
+                other.chat.store.append("dropped-3", "cy", "in the hole")
+                await ada.send("after the hole")
+                await chat.wait_for("after the hole")
+                await chat.wait_for("in the hole", timeout=10)
+                shown = [line for line in chat.lines if "hole" in line]
+                assert shown == ["ada: before the hole", "cy: in the hole", "ada: after the hole"]
+                drawn = chat.message_list.value
+                assert drawn.index("before the hole") < drawn.index("in the hole") < drawn.index("after the hole")
+            finally:
+                await chat.disconnect()

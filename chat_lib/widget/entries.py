@@ -40,6 +40,7 @@ class ChatEntry:
     recipient: str | None = None
     message_id: str | None = None
     at: float = field(default_factory=time.time)
+    offset: int | None = None  #: its place in the server's log, for a message that has one
 
     @property
     def line(self) -> str:

@@ -32,13 +32,20 @@ class MessageList:
         self._last_status = client.status
         self.entries: list[ChatEntry] = [self.entry_for(message) for message in list(earlier)[-max_entries:]]
 
-    def add(self, entry: ChatEntry) -> None:
-        self.entries.append(entry)
+    def add(self, entry: ChatEntry, before: int | None = None) -> None:
+        """Add ``entry`` at the end, or in front of the entry at index ``before``."""
+        self.entries.insert(len(self.entries) if before is None else before, entry)
         del self.entries[: -self.max_entries]  # in place: waits hold this very list
         self._on_change()
 
     def add_message(self, message: ChatMessage) -> None:
-        self.add(self.entry_for(message))
+        before = None
+        if message.from_log and message.offset is not None:
+            # Fetched late, to fill a gap (a broadcast that never came): show it
+            # where it belongs, in front of the first message that came after it.
+            before = next((index for index, entry in enumerate(self.entries)
+                           if entry.offset is not None and entry.offset > message.offset), None)
+        self.add(self.entry_for(message), before)
 
     def add_notice(self, notice: dict) -> None:
         self.add(notice_entry(notice))
@@ -80,4 +87,4 @@ class MessageList:
             )
         text = message.text if isinstance(message.text, str) else repr(message.text)
         return ChatEntry("message", text, nickname=message.nickname, mine=mine, room=message.room,
-                         message_id=message.message_id, at=at)
+                         message_id=message.message_id, at=at, offset=message.offset)
