@@ -28,7 +28,8 @@ import pytest_asyncio
 import socketio
 from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
-from chat_lib import BackgroundServer, ChatClient
+from chat_lib import BackgroundServer, ChatClient, LocalRedis
+from chat_lib.server.app import HEAD_INTERVAL
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -459,6 +460,30 @@ async def test_page_catches_up_and_delivers_what_was_typed_while_away(open_page,
     assert history == ["first", "sent while ada was away", "typed while away"]
     texts = [line["text"] for line in await shown(page) if "notice" not in line["classes"]]
     assert texts == ["first", "sent while ada was away", "typed while away"]
+
+
+
+async def test_page_fetches_a_broadcast_redis_dropped_and_shows_it_in_its_place(open_page, chat_server, tmp_path):
+    log = str(tmp_path / "log.sqlite3")
+    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
+            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+        page = await open_page("?name=bob", url=other.url)
+        async with ChatClient(one.url, nickname="ada", transport="websocket") as ada:
+            await ada.send("before the hole")
+            await wait_for_text(page, "before the hole")
+            await asyncio.sleep(HEAD_INTERVAL)  # past the page's catch-up, which reads the log itself
+            # In the shared log, and broadcast to nobody: what Redis pub/sub drops while a server is not listening.
+            other.chat.store.append("dropped-for-the-page", "cy", "in the hole")
+            await ada.send("after the hole")
+            await wait_for_text(page, "after the hole")
+            await page.wait_for_function(
+                """() => [...document.querySelectorAll('#messages .text')].some(s => s.textContent === 'in the hole')""",
+                timeout=3 * HEAD_INTERVAL * 1000)
+            lines = [line for line in await shown(page) if "notice" not in line["classes"]]
+        await in_thread(other.stop)
+        await in_thread(one.stop)
+    assert [(line["who"], line["text"]) for line in lines] == [
+        ("ada", "before the hole"), ("cy", "in the hole"), ("ada", "after the hole")]
 
 
 
