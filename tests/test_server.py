@@ -276,3 +276,30 @@ async def test_websocket_outside_socketio_path_is_refused_with_403(server):
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(server.url.replace("http", "ws") + "/")
     assert refused.value.status == 403
+
+
+async def test_a_newcomer_hears_what_is_sent_while_the_server_still_welcomes_it():
+    # The server accepts a connection before its connect handler runs (always_connect), and the
+    # handler may wait: with Redis, claiming a nickname is a round trip. A slow claim (0.5 s, the
+    # way a busy Redis answers) makes that window wide; what is sent in it must still arrive.
+    with BackgroundServer() as server:
+        claim = server.chat.presence.claim
+
+        async def claim_slowly(*args):
+            await asyncio.sleep(0.5)
+            return await claim(*args)
+
+        async with ChatClient(server.url, nickname="ada") as ada:
+            server.chat.presence.claim = claim_slowly
+            plain, plain_heard = await plain_client(server.url)  # no auth: the tutorial's first client
+            tutorial = socketio.AsyncClient(reconnection=False)  # auth {serverOffset}: its last one
+            tutorial_heard: asyncio.Queue = asyncio.Queue()
+            tutorial.on("chat message", lambda text, *rest: tutorial_heard.put_nowait(text))
+            await tutorial.connect(server.url, transports=["websocket"], auth={"serverOffset": None})
+            await ada.send("sent while they were still being welcomed")  # both handlers still wait
+            try:
+                for heard in (plain_heard, tutorial_heard):
+                    assert await asyncio.wait_for(heard.get(), 5) == "sent while they were still being welcomed"
+            finally:
+                for client in (plain, tutorial):
+                    await client.disconnect()

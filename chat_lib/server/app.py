@@ -99,6 +99,8 @@ class ChatServer:
             ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout,
             # Emits from the connect handler (catch-up) need the connection accepted first.
+            # The client then counts as connected while the handler still runs:
+            # People.on_connect makes sure nothing sent meanwhile passes it by.
             always_connect=True,
             client_manager=_redis_manager(config.redis_url) if config.redis_url else ChatManager(),
             transports=_as_list(config.transports),

@@ -185,7 +185,7 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def guest_name(self, sid: str, token: str) -> str:
         for length in (4, 8, len(sid)):  # the short name, unless two connections' ids begin alike
             name = f"{protocol.GUEST_PREFIX}{sid[:length]}"
-            if await self.presence.claim(name, token, everywhere=False):
+            if await self.presence.claim(name, token):
                 return name
         return name
 

@@ -16,14 +16,19 @@ class People:
     """The handlers for ``connect``, ``disconnect``, ``nickname`` and ``typing``."""
 
     async def on_connect(self, sid, environ, auth=None):
-        member = await self.add_member(sid, auth)
-        if member.audience == "plain":
+        # The client counts as connected already, and add_member may wait for Redis:
+        # whatever is sent meanwhile must reach it. A plain client has no catch-up,
+        # so it hears broadcasts from now on; the others catch up from here.
+        plain = protocol.audience_of(auth) == "plain"
+        if plain:
             await self.enter_room(sid, "plain")
-        else:
+        after = None if plain else self.start_offset(auth)
+        member = await self.add_member(sid, auth)
+        if not plain:
             await self.enter_room(sid, nickname_room(member.nickname))
             for room in member.rooms:  # back within the grace period: its rooms too
                 await self.enter_room(sid, room_key(room))
-            await self.catch_up(member, self.start_offset(auth))
+            await self.catch_up(member, after)
         if self.config.presence:
             await self.notices.joined(sid, member.nickname, self.is_only_connection(member))
 

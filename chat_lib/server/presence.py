@@ -31,11 +31,8 @@ class LocalPresence:
         self.members = members
         self.held: dict[str, tuple[str, float]] = {}  # canonical name -> (owner's token, held until)
 
-    async def claim(self, nickname: str, token: str, everywhere: bool = True) -> bool:
-        """Make ``nickname`` the name of ``token``'s owner; ``False`` if somebody else has it.
-
-        ``everywhere=False`` checks this process only (guest names, unique by connection id).
-        """
+    async def claim(self, nickname: str, token: str) -> bool:
+        """Make ``nickname`` the name of ``token``'s owner; ``False`` if somebody else has it."""
         name, now = canonical_nickname(nickname), time.monotonic()
         online = {member.token for member in self.members.values() if canonical_nickname(member.nickname) == name}
         owner, until = self.held.get(name, (token, now))
@@ -88,9 +85,7 @@ class RedisPresence(LocalPresence):
         #: called with the names that went with a process that died (its key expired unrefreshed)
         self.on_vanished: Any = None
 
-    async def claim(self, nickname: str, token: str, everywhere: bool = True) -> bool:
-        if not everywhere:
-            return await super().claim(nickname, token)
+    async def claim(self, nickname: str, token: str) -> bool:
         self._refresh_soon()  # with or without presence notices, owned names must be kept alive
         key = f"chat_lib:name:{canonical_nickname(nickname)}"
         try:
