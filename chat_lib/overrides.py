@@ -21,6 +21,7 @@ from socketio import packet
 __all__ = [
     "ChatEngineIOClient",
     "ChatManager",
+    "ChatRedisManager",
     "ChatSocketClient",
     "ChatSocketServer",
     "RESERVED_EVENTS",
@@ -204,6 +205,15 @@ class ChatManager(socketio.AsyncManager):
         for eio_sid in recipients:
             for message in messages:
                 await self.server._send_eio_packet(eio_sid, message)
+
+
+class ChatRedisManager(socketio.AsyncRedisManager, ChatManager):
+    """python-socketio's Redis client manager, with :class:`ChatManager`'s broadcast.
+
+    A process still delivers each broadcast to its own clients and publishes it
+    for the others, which deliver it to theirs; both deliveries go through
+    ChatManager's loop instead of a task per recipient.
+    """
 
 
 class ChatEngineIOClient(engineio.AsyncClient):

@@ -24,7 +24,7 @@ import socketio
 from .. import protocol
 from ..config import ChatConfig
 from ..log import MessageLog
-from ..overrides import ChatManager, ChatSocketServer, allow_polling_payloads
+from ..overrides import ChatManager, ChatRedisManager, ChatSocketServer, allow_polling_payloads
 from ..store import MessageStore
 from .guard import HttpGuard
 from .members import Member
@@ -228,7 +228,7 @@ def _as_list(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _redis_manager(url: str) -> socketio.AsyncRedisManager:
+def _redis_manager(url: str) -> ChatRedisManager:
     """A Redis client manager, after checking that Redis answers (a clear error now, not retries later)."""
     import redis
 
@@ -241,7 +241,7 @@ def _redis_manager(url: str) -> socketio.AsyncRedisManager:
             f"Cannot reach Redis at {url}: {exc}. Start a redis-server (chat_lib.LocalRedis starts one) "
             "or fix the URL."
         ) from exc
-    return socketio.AsyncRedisManager(url)
+    return ChatRedisManager(url)
 
 
 def create_app(config: ChatConfig | None = None, **options: Any) -> Any:
