@@ -7,12 +7,15 @@ Fixtures live in ``conftest.py``; plain functions the tests import live here
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+from chat_lib import BackgroundServer, LocalRedis
 from chat_lib.background import bind_socket
 
-__all__ = ["unused_port", "wait_for"]
+__all__ = ["servers_sharing_redis", "unused_port", "wait_for"]
 
 
 async def wait_for(condition: Callable[[], object], timeout: float = 20, state: Callable[[], object] = lambda: "") -> None:
@@ -33,3 +36,12 @@ def unused_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+@contextlib.contextmanager
+def servers_sharing_redis(folder: Path) -> Iterator[tuple[BackgroundServer, BackgroundServer]]:
+    """Two chat servers (threads of this process) on one new Redis, with one SQLite log in ``folder``."""
+    log = str(folder / "log.sqlite3")
+    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
+            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+        yield one, other

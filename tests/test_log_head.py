@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 
-from chat_lib import BackgroundServer, ChatClient, ChatWidget
-from chat_lib.lab.cluster import LocalRedis
+from helpers import servers_sharing_redis
+
+from chat_lib import ChatClient, ChatWidget
 from chat_lib.server.app import HEAD_INTERVAL
 
 
 async def test_a_message_the_pub_sub_dropped_reaches_clients_from_the_log(tmp_path):
-    log = str(tmp_path / "log.sqlite3")
-    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
-            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+    with servers_sharing_redis(tmp_path) as (one, other):
         async with ChatClient(one.url, nickname="ada") as ada, ChatClient(other.url, nickname="bob") as bob:
             await ada.send("the last one broadcast")
             await bob.wait_for_message(lambda m: m.text == "the last one broadcast")
@@ -34,9 +33,7 @@ async def test_a_message_the_pub_sub_dropped_reaches_clients_from_the_log(tmp_pa
 async def test_a_dropped_broadcast_below_newer_messages_is_fetched_too(tmp_path):
     # The drill's case: both servers' people keep talking, so each client's newest
     # offset runs ahead of the broadcasts it missed from the other server.
-    log = str(tmp_path / "log.sqlite3")
-    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
-            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+    with servers_sharing_redis(tmp_path) as (one, other):
         async with ChatClient(one.url, nickname="ada") as ada, ChatClient(other.url, nickname="bob") as bob:
             await ada.send("both are in")
             for client in (ada, bob):
@@ -55,9 +52,7 @@ async def test_a_dropped_broadcast_below_newer_messages_is_fetched_too(tmp_path)
 
 
 async def test_the_widget_shows_a_fetched_message_in_its_place(tmp_path):
-    log = str(tmp_path / "log.sqlite3")
-    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
-            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+    with servers_sharing_redis(tmp_path) as (one, other):
         async with ChatClient(one.url, nickname="ada") as ada:
             chat = ChatWidget(other.url, nickname="bob")
             await chat.connect()

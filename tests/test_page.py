@@ -26,9 +26,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import socketio
+from helpers import servers_sharing_redis
 from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
-from chat_lib import BackgroundServer, ChatClient, LocalRedis
+from chat_lib import BackgroundServer, ChatClient
 from chat_lib.server.app import HEAD_INTERVAL
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -464,9 +465,7 @@ async def test_page_catches_up_and_delivers_what_was_typed_while_away(open_page,
 
 
 async def test_page_fetches_a_broadcast_redis_dropped_and_shows_it_in_its_place(open_page, chat_server, tmp_path):
-    log = str(tmp_path / "log.sqlite3")
-    with LocalRedis() as redis, BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as one, \
-            BackgroundServer(redis_url=redis.url, store=log, ping_interval=2) as other:
+    with servers_sharing_redis(tmp_path) as (one, other):
         page = await open_page("?name=bob", url=other.url)
         async with ChatClient(one.url, nickname="ada", transport="websocket") as ada:
             await ada.send("before the hole")
