@@ -33,7 +33,7 @@ import gc
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from ..client import ChatClient, quiet_unclosed_connections
 from ..store import MessageStore
 from .drill_result import DrillClient, DrillMessage, DrillResult, Outage, Variant
 
-__all__ = ["run_outage_drill"]
+__all__ = ["Outbox", "run_outage_drill", "typing_schedule"]
 
 logger = logging.getLogger("chat_lib.lab.drill")
 
@@ -130,6 +130,60 @@ async def run_outage_drill(
             gc.collect()  # collect what the drill left now, while aiohttp's reports of it are silenced
 
 
+async def typing_schedule(rate: float, phase: float, stop: asyncio.Event) -> AsyncIterator[int]:
+    """Yield 0, 1, 2, ...: one every ``1 / rate`` seconds from ``phase`` seconds on, until ``stop`` is set.
+
+    An absolute schedule: a slow send does not slow the typist down.
+    """
+    start = time.perf_counter() + phase
+    number = 0
+    while not stop.is_set():
+        delay = start + number / rate - time.perf_counter()
+        if delay > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+        yield number
+        number += 1
+
+
+class Outbox:
+    """What one person typed and the server has not yet stored, as a chat app keeps it.
+
+    Typing never waits for the network: :meth:`put` returns at once. :meth:`deliver`
+    sends the messages one by one, in order, each until the server acknowledges
+    it (``ChatClient`` retries), so a message typed during an outage leaves once
+    the server is back.
+    """
+
+    def __init__(self, client: ChatClient, now: Callable[[], float]) -> None:
+        self.client = client
+        self.now = now
+        self.sending: DrillMessage | None = None  #: the message on its way, if one is
+        self._queue: asyncio.Queue[DrillMessage] = asyncio.Queue()
+
+    def put(self, message: DrillMessage) -> None:
+        self._queue.put_nowait(message)
+
+    async def emptied(self) -> None:
+        """Wait until every message put in so far is acknowledged (or failed)."""
+        await self._queue.join()
+
+    async def deliver(self) -> None:
+        """Send forever (a task, cancelled at the end); each outcome is recorded on its message."""
+        while True:
+            message = self.sending = await self._queue.get()
+            try:
+                ack = await self.client.send(message.text, timeout=None)
+                message.acked_at, message.offset = self.now(), ack["offset"]
+            except Exception as exc:  # noqa: BLE001 - recorded, and the drill goes on
+                message.error = str(exc)
+            finally:
+                self.sending = None
+                self._queue.task_done()
+
+
 class _Drill:
     """The moving parts of one :func:`run_outage_drill` run."""
 
@@ -156,7 +210,7 @@ class _Drill:
         self.stop_typing = asyncio.Event()
         self.chat_clients: list[ChatClient] = []
         self.plain_clients: list[socketio.AsyncClient] = []
-        self.outboxes: list[asyncio.Queue[DrillMessage]] = []
+        self.outboxes: list[Outbox] = []
         self.tasks: list[asyncio.Task] = []
         self.closing = False  # our own disconnections at the end are not outages
 
@@ -227,21 +281,11 @@ class _Drill:
 
     async def type_away(self, index: int, timeline: DrillClient, phase: float) -> None:
         """Type one message every ``1 / rate`` seconds until told to stop; never block on the network."""
-        start = time.perf_counter() + phase
-        number = 0
-        while not self.stop_typing.is_set():
-            # An absolute schedule: a slow send does not slow the typist down.
-            delay = start + number / self.rate - time.perf_counter()
-            if delay > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.stop_typing.wait(), delay)
-                if self.stop_typing.is_set():
-                    return
+        async for number in typing_schedule(self.rate, phase, self.stop_typing):
             message = DrillMessage(f"{timeline.name} message {number}", timeline.name, self.now())
             timeline.typed.append(message)
-            number += 1
             if self.variant == "reliable":
-                self.outboxes[index].put_nowait(message)
+                self.outboxes[index].put(message)
             else:
                 await self.emit_plain(self.plain_clients[index], message)
 
@@ -250,7 +294,7 @@ class _Drill:
         deadline = time.monotonic() + timeout
         if self.variant == "reliable":
             try:
-                await asyncio.wait_for(asyncio.gather(*(box.join() for box in self.outboxes)), timeout)
+                await asyncio.wait_for(asyncio.gather(*(box.emptied() for box in self.outboxes)), timeout)
                 total = sum(len(t.typed) for t in self.timelines)
                 remaining = max(0.1, deadline - time.monotonic())
                 await asyncio.gather(*(c.wait_for_count(total, timeout=remaining) for c in self.chat_clients))
@@ -306,25 +350,9 @@ class _Drill:
         client.add_listener(on_status)
         await client.connect()
         self.chat_clients.append(client)
-        outbox: asyncio.Queue[DrillMessage] = asyncio.Queue()
+        outbox = Outbox(client, self.now)
         self.outboxes.append(outbox)
-        self.tasks.append(asyncio.ensure_future(self.deliver(client, outbox)))
-
-    async def deliver(self, client: ChatClient, outbox: asyncio.Queue[DrillMessage]) -> None:
-        """Send typed messages one by one, in order; each waits for its acknowledgement.
-
-        An outbox, as a chat app keeps: typing never waits for the network, and
-        a message typed during an outage leaves once the server is back.
-        """
-        while True:
-            message = await outbox.get()
-            try:
-                ack = await client.send(message.text, timeout=None)
-                message.acked_at, message.offset = self.now(), ack["offset"]
-            except Exception as exc:  # noqa: BLE001 - recorded, and the drill goes on
-                message.error = str(exc)
-            finally:
-                outbox.task_done()
+        self.tasks.append(asyncio.ensure_future(outbox.deliver()))
 
     # -- the plain clients ------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from ..client import ChatClient, quiet_unclosed_connections
 from ..server.app import HEAD_INTERVAL
 from ..stream_store import StreamStore
 from .cluster import LocalRedis
+from .drill import Outbox, typing_schedule
 from .drill_result import DrillClient, DrillMessage, DrillResult, Outage
 
 __all__ = ["LogMessage", "RedisOutageResult", "kill_redis", "run_redis_outage_drill"]
@@ -227,8 +228,7 @@ class _RedisDrill:
         self.servers: list[BackgroundServer] = []
         self.timelines = [DrillClient(f"user{i}", transports[i % len(transports)]) for i in range(clients)]
         self.chat_clients: list[ChatClient] = []
-        self.outboxes: list[asyncio.Queue[LogMessage]] = []
-        self.sending: list[LogMessage | None] = [None] * clients
+        self.outboxes: list[Outbox] = []
         self.tasks: list[asyncio.Task] = []
         self.stop_typing = asyncio.Event()
         self.t0 = time.perf_counter()
@@ -275,9 +275,10 @@ class _RedisDrill:
 
     async def connect(self, index: int, timeline: DrillClient, url: str) -> None:
         client = ChatClient(url, nickname=timeline.name, transport=timeline.transport, ack_timeout=self.ack_timeout)
+        outbox = Outbox(client, self.now)
 
         def on_notice(kind: str, entry: Any) -> None:
-            message = self.sending[index]
+            message = outbox.sending
             if (kind == "notice" and entry.get("kind") == protocol.CHAT_ERROR
                     and entry.get("event") == protocol.CHAT_MESSAGE and message is not None):
                 message.refused_at.append(self.now())
@@ -285,39 +286,15 @@ class _RedisDrill:
         client.add_listener(on_notice)
         await client.connect()
         self.chat_clients.append(client)
-        self.outboxes.append(asyncio.Queue())
-        self.tasks.append(asyncio.ensure_future(self.deliver(index)))
+        self.outboxes.append(outbox)
+        self.tasks.append(asyncio.ensure_future(outbox.deliver()))
 
     async def type_away(self, index: int, timeline: DrillClient, phase: float) -> None:
         """One message every ``1 / rate`` seconds, on an absolute schedule, into the client's outbox."""
-        start = time.perf_counter() + phase
-        number = 0
-        while not self.stop_typing.is_set():
-            delay = start + number / self.rate - time.perf_counter()
-            if delay > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.stop_typing.wait(), delay)
-                if self.stop_typing.is_set():
-                    return
+        async for number in typing_schedule(self.rate, phase, self.stop_typing):
             message = LogMessage(f"{timeline.name} message {number}", timeline.name, self.now())
             timeline.typed.append(message)
-            number += 1
-            self.outboxes[index].put_nowait(message)
-
-    async def deliver(self, index: int) -> None:
-        """Send the outbox in order; each message waits for its acknowledgement (ChatClient retries)."""
-        client, outbox = self.chat_clients[index], self.outboxes[index]
-        while True:
-            message = await outbox.get()
-            self.sending[index] = message
-            try:
-                ack = await client.send(message.text, timeout=None)
-                message.acked_at, message.offset = self.now(), ack["offset"]
-            except Exception as exc:  # noqa: BLE001 - recorded, and the drill goes on
-                message.error = str(exc)
-            finally:
-                self.sending[index] = None
-                outbox.task_done()
+            self.outboxes[index].put(message)
 
     async def settle(self, timeout: float) -> bool:
         """Wait until every outbox is empty, then until nothing new arrives for a head interval and a half second.
@@ -327,7 +304,7 @@ class _RedisDrill:
         """
         deadline = time.monotonic() + timeout
         try:
-            await asyncio.wait_for(asyncio.gather(*(box.join() for box in self.outboxes)), timeout)
+            await asyncio.wait_for(asyncio.gather(*(box.emptied() for box in self.outboxes)), timeout)
         except asyncio.TimeoutError:
             logger.warning("redis drill: messages still unacknowledged after %s s", timeout)
             return False
