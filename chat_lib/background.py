@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any, Literal
 
 import uvicorn
@@ -93,6 +94,41 @@ def _uvicorn_server(app: Any, host: str = "127.0.0.1", **options: Any) -> uvicor
         **options,
     )
     return uvicorn.Server(config)
+
+
+def serve_in_child(host: str, port: str, build: Callable[[], tuple[Any, Any]]) -> None:
+    """The life of a server's child process: ``python -m chat_lib._child`` and ``chat_lib.lab.serve_app``.
+
+    It binds first (a taken port fails before anything is built), then asks
+    ``build()`` for the ASGI app and what to close after it (or ``None``),
+    prints ``PORT n`` once uvicorn is listening, and serves until SIGTERM or
+    until its stdin closes: the parent holds the other end, so when the parent
+    dies, however it dies, this process follows.
+    """
+    try:
+        sock = bind_socket(host, int(port))
+    except ServerStartError as exc:
+        sys.exit(str(exc))
+    app, closing = build()
+    server = _uvicorn_server(app, host)
+    threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
+    original_startup = server.startup
+
+    async def startup(sockets=None):  # uvicorn calls it before serving
+        await original_startup(sockets=sockets)
+        print(f"PORT {sock.getsockname()[1]}", flush=True)
+
+    server.startup = startup
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if closing is not None:
+            closing.close()  # a chat's log file
+
+
+def _exit_when_parent_dies() -> None:
+    sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
+    os._exit(0)
 
 
 class BackgroundServer:

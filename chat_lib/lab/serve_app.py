@@ -16,13 +16,10 @@ same for process-mode chat servers, which is why the tutorial app needs this one
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from typing import Any
 
-from ..background import _uvicorn_server, bind_socket
-from ..errors import ServerStartError
+from ..background import serve_in_child
 
 __all__ = ["APPS", "build_app", "main"]
 
@@ -45,34 +42,11 @@ def build_app(kind: str, config_json: str | None = None) -> tuple[Any, Any]:
     raise ValueError(f"Serve one of {', '.join(APPS)}, not {kind!r}.")
 
 
-def _exit_when_parent_dies() -> None:
-    sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
-    os._exit(0)
-
-
 def main(argv: list[str]) -> None:
     if len(argv) < 3:
         sys.exit("usage: python -m chat_lib.lab.serve_app tutorial|chat HOST PORT [CONFIG_JSON]")
     kind, host, port = argv[:3]
-    app, closing = build_app(kind, argv[3] if len(argv) > 3 else None)
-    try:
-        sock = bind_socket(host, int(port))
-    except ServerStartError as exc:
-        sys.exit(str(exc))
-    server = _uvicorn_server(app)
-    threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
-    original_startup = server.startup
-
-    async def startup(sockets=None):
-        await original_startup(sockets=sockets)
-        print(f"PORT {sock.getsockname()[1]}", flush=True)
-
-    server.startup = startup
-    try:
-        server.run(sockets=[sock])
-    finally:
-        if closing is not None:
-            closing.close()  # the chat's log file
+    serve_in_child(host, port, lambda: build_app(kind, argv[3] if len(argv) > 3 else None))
 
 
 if __name__ == "__main__":
