@@ -206,6 +206,11 @@ class ChatManager(socketio.AsyncManager):
             for message in messages:
                 await self.server._send_eio_packet(eio_sid, message)
 
+    async def emit_forms(self, event, forms, namespace):
+        """Emit ``event`` to each room of ``forms`` (room -> its data): one broadcast in several forms."""
+        for room, data in forms.items():
+            await self.emit(event, data, namespace, room=room)
+
 
 class ChatRedisManager(socketio.AsyncRedisManager, ChatManager):
     """python-socketio's Redis client manager, with :class:`ChatManager`'s broadcast.
@@ -213,7 +218,25 @@ class ChatRedisManager(socketio.AsyncRedisManager, ChatManager):
     A process still delivers each broadcast to its own clients and publishes it
     for the others, which deliver it to theirs; both deliveries go through
     ChatManager's loop instead of a task per recipient.
+
+    A broadcast in several forms (:meth:`emit_forms`, a chat message for each
+    audience) is one publish, not one per form: every process decodes every
+    message on the channel, its own included.
     """
+
+    async def emit_forms(self, event, forms, namespace):
+        message = {
+            "method": "emit", "event": event, "namespace": namespace, "host_id": self.host_id,
+            "forms": {room: list(data) if isinstance(data, tuple) else [data] for room, data in forms.items()},
+        }
+        await self._handle_emit(message)  # here
+        await self._publish(message)  # and in every other process
+
+    async def _handle_emit(self, message):
+        if "forms" not in message:
+            return await super()._handle_emit(message)
+        for room, data in message["forms"].items():
+            await super()._handle_emit({**message, "room": room, "data": data})
 
 
 class ChatEngineIOClient(engineio.AsyncClient):

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import redis
+import socketio
 from helpers import unused_port, wait_for
 
 from chat_lib import BackgroundServer, ChatClient, LocalRedis, ServerGroup, ServerStartError
@@ -49,6 +50,27 @@ async def test_broadcast_reaches_clients_of_every_server(group):
     finally:
         for client in clients:
             await client.disconnect()
+
+
+async def test_each_kind_of_client_on_another_server_gets_its_own_form(group):
+    # One publish carries the message in every audience's form; each process sends each client its own.
+    plain, tutorial = socketio.AsyncClient(reconnection=False), socketio.AsyncClient(reconnection=False)
+    heard: dict[str, asyncio.Queue] = {"plain": asyncio.Queue(), "tutorial": asyncio.Queue()}
+    plain.on("chat message", lambda *args: heard["plain"].put_nowait(args))
+    tutorial.on("chat message", lambda *args: heard["tutorial"].put_nowait(args))
+    await plain.connect(group.urls[1], transports=["websocket"])  # no auth: the tutorial's first client
+    await tutorial.connect(group.urls[2], transports=["websocket"], auth={"serverOffset": None})  # its last one
+    async with ChatClient(group.urls[0], nickname="forms") as sender, ChatClient(group.urls[1], nickname="rich") as rich:
+        await asyncio.sleep(0.2)  # the raw clients' connect handlers have run (they get no welcome to wait for)
+        ack = await sender.send("one message, three forms")
+        got = await rich.wait_for_message(lambda m: m.text == "one message, three forms")
+        try:
+            assert await asyncio.wait_for(heard["plain"].get(), 5) == ("one message, three forms",)
+            assert await asyncio.wait_for(heard["tutorial"].get(), 5) == ("one message, three forms", ack["offset"])
+        finally:
+            for client in (plain, tutorial):
+                await client.disconnect()
+    assert (got.offset, got.nickname) == (ack["offset"], "forms")
 
 
 async def test_online_list_spans_every_server(group):

@@ -45,8 +45,9 @@ class Messages:
         if message.room is not None:
             await self.emit(protocol.CHAT_MESSAGE, as_sent_to("rich", message), to=room_key(message.room))
             return
-        for audience in ("rich", "tutorial", "plain"):
-            await self.emit(protocol.CHAT_MESSAGE, as_sent_to(audience, message), to=audience)
+        # One broadcast, in each audience's form (with Redis: one publish, not three).
+        forms = {audience: as_sent_to(audience, message) for audience in ("rich", "tutorial", "plain")}
+        await self.emit_forms(protocol.CHAT_MESSAGE, forms)
 
     async def catch_up(self, member, after):
         """Send ``member`` every message after offset ``after``, then let live ones in."""

@@ -109,6 +109,14 @@ class ChatNamespace(socketio.AsyncNamespace):
                 await self.tell_error(sid, event, str(exc))
             return {"ok": False, "error": str(exc)}
 
+    async def emit_forms(self, event: str, forms: dict[str, Any]) -> None:
+        """Emit ``event`` to several rooms, each with its own data (room -> data): one broadcast.
+
+        With Redis it is one publish for all the rooms, where an emit per room
+        would be a publish each, for every process to decode.
+        """
+        await self.server.manager.emit_forms(event, forms, self.namespace)
+
     async def tell_error(self, sid: str, event: str, error: str) -> None:
         """Send one client a ``'chat error'`` event: the refusal of an event that asked for no answer."""
         await self.emit(protocol.CHAT_ERROR, {"event": event, "error": error}, to=sid)
