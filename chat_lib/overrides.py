@@ -221,7 +221,8 @@ class ChatRedisManager(socketio.AsyncRedisManager, ChatManager):
 
     A broadcast in several forms (:meth:`emit_forms`, a chat message for each
     audience) is one publish, not one per form: every process decodes every
-    message on the channel, its own included.
+    message on the channel, its own included. Only this manager reads such a
+    publish: every process on one channel must run it (upgrade them together).
     """
 
     async def emit_forms(self, event, forms, namespace):

@@ -70,3 +70,17 @@ async def test_the_widget_shows_a_fetched_message_in_its_place(tmp_path):
                 assert drawn.index("before the hole") < drawn.index("in the hole") < drawn.index("after the hole")
             finally:
                 await chat.disconnect()
+
+
+async def test_more_than_a_page_of_missed_messages_is_fetched_whole(tmp_path):
+    # history answers 1000 messages at most: the client must read on until it reaches the head.
+    with servers_sharing_redis(tmp_path) as (one, other):
+        async with ChatClient(one.url, nickname="ada") as ada:
+            await ada.send("before")
+            await ada.wait_for_message(lambda m: m.text == "before")
+            await asyncio.sleep(HEAD_INTERVAL)  # past its catch-up (see above)
+            for number in range(1200):
+                other.chat.store.append(f"missed-{number}", "cy", f"missed {number}")
+            await ada.send("after them all")
+            await ada.wait_for_message(lambda m: m.text == "missed 1199", timeout=15)
+            assert sorted(m.offset for m in ada.messages if m.from_log) == list(range(2, 1202))

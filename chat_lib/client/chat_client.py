@@ -163,12 +163,13 @@ class ChatClient(Connection):
             after = self.inbox.first_gap(head["offset"])
             while after is not None:
                 answer = await self.call("history", {"after": after, "count": 1000})
-                if not isinstance(answer, dict) or not answer.get("ok"):
-                    return  # the log is unavailable; the next head will tell us again
+                if not isinstance(answer, dict) or not answer.get("ok") or head["logId"] != self.inbox.log_id:
+                    return  # the log is unavailable, or another one now; the next head will tell us again
                 records = answer.get("messages") or []
                 for record in records:
                     await self.inbox.on_chat_message(record["text"], record["offset"], record, from_log=True)
-                if not answer.get("more") or not records:
+                # A page ends at 1000 messages or 256 KiB: read on until the head is reached.
+                if not records or records[-1]["offset"] >= head["offset"]:
                     self.inbox.mark_checked(head["offset"])
                     return
                 after = records[-1]["offset"]
