@@ -22,12 +22,18 @@ def box(ax, x, y, w, h, text, color, size=10, weight="normal"):
     ax.text(x + w / 2, y + h - 0.25, text, ha="center", va="top", fontsize=size, weight=weight, wrap=True)
 
 
-def event_loops() -> None:
-    fig, ax = plt.subplots(figsize=(10, 5.6), dpi=110)
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 5.6)
+def canvas(height, title, size=12, width=10):
+    """A figure with one empty axes, ``width`` by ``height`` units (inches, at this scale), titled."""
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
     ax.axis("off")
-    ax.set_title("Where the event loops run: the kernel, a BackgroundServer thread, a server process", fontsize=12)
+    ax.set_title(title, fontsize=size)
+    return fig, ax
+
+
+def event_loops() -> None:
+    fig, ax = canvas(5.6, "Where the event loops run: the kernel, a BackgroundServer thread, a server process")
     box(ax, 0.2, 0.3, 6.2, 4.8, "kernel process (python -m ipykernel)", "#f4f4f4", 11, "bold")
     box(ax, 0.5, 2.4, 2.8, 2.1, "main thread:\nthe kernel's event loop", "#dbe8ff", 10)
     ax.text(1.9, 2.8, "your cells (top-level await),\nChatClient, ChatWidget,\ntasks between cells", ha="center", fontsize=9)
@@ -134,11 +140,7 @@ def lost_ack() -> None:
 
 def pub_sub() -> None:
     """Notebook 07: one broadcast reaches the clients of every process through Redis pub/sub."""
-    fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 5)
-    ax.axis("off")
-    ax.set_title("A broadcast across processes: deliver to your own clients, publish for the others", fontsize=11)
+    fig, ax = canvas(5, "A broadcast across processes: deliver to your own clients, publish for the others", 11)
 
     def node(cx, cy, text, color, w=1.9, h=0.7):
         ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.12",
