@@ -137,30 +137,35 @@ def test_file_store_keeps_messages_after_the_writer_is_killed(tmp_path):
     reopened.close()
 
 
+def _open_together(path, count):
+    """Open ``count`` stores on one file at the same moment, each on its own thread."""
+    everyone_ready = threading.Barrier(count)
+    opened, errors = [], []
+
+    def open_store():
+        everyone_ready.wait()
+        try:
+            opened.append(MessageStore(path))
+        except sqlite3.Error as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return opened, errors
+
+
 def test_servers_opening_one_new_file_together_all_start_and_share_one_log(tmp_path):
     # A server group starts its processes at once on a new file. SQLite answers
-    # "database is locked" at once (no busy wait) to all but one of the
-    # connections switching it to WAL; before MessageStore tried again, 100
+    # "database is locked" at once (no busy wait) to a connection switching it
+    # to WAL while another opens it; before MessageStore tried again, 100
     # rounds of 8 here failed 4 to 7 times. Threads open separate connections,
     # and SQLite locks them from each other as it does processes.
     for round_ in range(100):
-        path = tmp_path / f"group-{round_}.sqlite3"
-        everyone_ready = threading.Barrier(8)
-        opened, errors = [], []
-
-        def open_store():
-            everyone_ready.wait()
-            try:
-                opened.append(MessageStore(path))
-            except sqlite3.Error as err:
-                errors.append(err)
-
-        threads = [threading.Thread(target=open_store) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        opened, errors = _open_together(tmp_path / f"group-{round_}.sqlite3", 8)
         assert errors == []
-        assert len({store.log_id for store in opened}) == 1 and len(opened) == 8
+        assert len(opened) == 8 and len({store.log_id for store in opened}) == 1
         for store in opened:
             store.close()
