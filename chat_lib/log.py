@@ -1,6 +1,6 @@
 """The message log's interface: what the server asks of any log, SQLite or Redis Streams.
 
-The server calls five methods and reads one attribute. :class:`MessageLog`
+The server calls the methods below and reads one attribute. :class:`MessageLog`
 names them, so that a new log (a database, a stream) can be checked against
 them (``isinstance(log, MessageLog)``) and tested with the same suite
 (``tests/test_store.py`` runs against every log). Two logs implement it:
@@ -38,6 +38,10 @@ class MessageLog(Protocol):
 
     def since(self, offset: int, limit: int = 1000, room: str | None = None) -> list[StoredMessage]:
         """Messages after ``offset`` in one room (``None``: the public chat), oldest first."""
+        ...
+
+    def at(self, offsets: list[int], room: str | None = None) -> list[StoredMessage]:
+        """The messages of one room at these offsets, oldest first; others are left out."""
         ...
 
     def recent(self, count: int = 50, room: str | None = None) -> list[StoredMessage]:

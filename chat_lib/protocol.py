@@ -83,6 +83,7 @@ __all__ = [
     "PRIVATE_MESSAGE",
     "HISTORY",
     "MAX_ROOM_LENGTH",
+    "MAX_HISTORY",
 ]
 
 CHAT_MESSAGE = "chat message"  #: client -> server: text; server -> clients: text[, offset, meta]
@@ -100,7 +101,9 @@ NICKNAME = "nickname"  #: client -> server: new nickname; ack {"ok", "nickname"}
 JOIN = "join"  #: client -> server: room name
 LEAVE = "leave"  #: client -> server: room name
 PRIVATE_MESSAGE = "private message"  #: client -> server: {"to", "text"}; server -> both ends
-HISTORY = "history"  #: client -> server: {"after"} or {"count"}; ack: list of messages
+#: client -> server: {"after", "count"}, {"count"} (the newest) or {"offsets"} (exactly those); ack:
+#: {"ok", "messages", "more"}, public messages only, "more" when a size budget cut the answer short
+HISTORY = "history"
 
 #: The events a client may send; any other name is refused as unknown.
 CLIENT_EVENTS = frozenset({CHAT_MESSAGE, TYPING, NICKNAME, JOIN, LEAVE, PRIVATE_MESSAGE, HISTORY})
@@ -109,6 +112,7 @@ DEFAULT_PORT = 3000
 DEFAULT_MAX_MESSAGE_BYTES = 4096
 MAX_NICKNAME_LENGTH = 32
 MAX_ROOM_LENGTH = 64
+MAX_HISTORY = 1000  #: messages in one history answer, and offsets in one history request
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000  # Node's maxHttpBufferSize
 

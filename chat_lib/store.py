@@ -156,6 +156,21 @@ class MessageStore:
             ).fetchall()
         return [StoredMessage(*row) for row in rows]
 
+    def at(self, offsets: list[int], room: str | None = None) -> list[StoredMessage]:
+        """The messages of one room (``None``: the public chat) at these offsets, oldest first.
+
+        Offsets held by another room, or trimmed away, are simply not in the answer.
+        """
+        if not offsets:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT "offset", message_id, nickname, text, room, sent_at FROM messages '
+                f'WHERE "offset" IN ({",".join("?" * len(offsets))}) AND room IS ? ORDER BY "offset"',
+                (*offsets, room),
+            ).fetchall()
+        return [StoredMessage(*row) for row in rows]
+
     def recent(self, count: int = 50, room: str | None = None) -> list[StoredMessage]:
         """The last ``count`` messages of a room, oldest first."""
         with self._lock:

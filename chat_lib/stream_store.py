@@ -152,6 +152,20 @@ class StreamStore:
             start = "(" + entries[-1][0]
         return found[:limit]
 
+    def at(self, offsets: list[int], room: str | None = None) -> list[StoredMessage]:
+        """The messages of one room (``None``: the public chat) at these offsets, oldest first.
+
+        Offsets held by another room, or trimmed away, are simply not in the answer.
+        """
+        def read_each() -> list[list]:
+            pipe = self._redis.pipeline(transaction=False)  # one round trip for them all
+            for offset in sorted(set(offsets)):
+                pipe.xrange(self._stream, f"{offset}-0", f"{offset}-0")
+            return pipe.execute()
+
+        found = (entry for entries in self._call("read", read_each) for entry in entries)
+        return [message for message in map(_message, found) if message.room == room]
+
     def recent(self, count: int = 50, room: str | None = None) -> list[StoredMessage]:
         """The last ``count`` messages of a room, oldest first."""
         found: list[StoredMessage] = []

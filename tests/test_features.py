@@ -399,6 +399,21 @@ async def test_history_after_an_offset_and_bad_requests(server, plain):
     assert "count must be" in (await raw.sio.call("history", {"count": 0}, timeout=5))["error"]
 
 
+async def test_history_of_exact_offsets_answers_the_public_ones(server, plain):
+    raw = await plain(server.url)
+    async with ChatClient(server.url, nickname="ada", transport="websocket") as ada:
+        await ada.join("python")
+        first = await raw.sio.call("chat message", "one", timeout=5)
+        in_room = await ada.send("room only", room="python")
+        third = await raw.sio.call("chat message", "three", timeout=5)
+    answer = await raw.sio.call("history", {"offsets": [third["offset"], in_room["offset"], first["offset"]]}, timeout=5)
+    assert [m["text"] for m in answer["messages"]] == ["one", "three"] and answer["more"] is False
+    for bad, error in [([], "a list of 1 to 1000"), (list(range(1, 1002)), "a list of 1 to 1000"),
+                       ("1,2", "a list of 1 to 1000"), ([1, -2], "integers from 0"), ([True], "integers from 0")]:
+        answer = await raw.sio.call("history", {"offsets": bad}, timeout=5)
+        assert answer["ok"] is False and error in answer["error"], (bad, answer)
+
+
 async def test_catch_up_replays_messages_after_server_offset_before_live_ones(server, plain):
     async with ChatClient(server.url, nickname="ada", transport="websocket") as ada:
         first = await ada.send("seen")

@@ -84,3 +84,33 @@ async def test_more_than_a_page_of_missed_messages_is_fetched_whole(tmp_path):
             await ada.send("after them all")
             await ada.wait_for_message(lambda m: m.text == "missed 1199", timeout=15)
             assert sorted(m.offset for m in ada.messages if m.from_log) == list(range(2, 1202))
+
+
+async def test_a_message_to_a_room_costs_others_one_offset_not_a_re_read(tmp_path):
+    # Rooms share the log's offsets, so a room message leaves a hole in the offsets of everyone
+    # outside the room. The client asks the log for exactly its holes: an answer re-sending the
+    # public messages after the hole, which the client already has, would be waste on every head.
+    with servers_sharing_redis(tmp_path) as (one, other):
+        async with ChatClient(one.url, nickname="ada") as ada, ChatClient(other.url, nickname="bob") as bob:
+            asked = []
+            real_call = bob.call
+
+            async def call_and_note(event, *args, **kwargs):
+                answer = await real_call(event, *args, **kwargs)
+                if event == "history":
+                    asked.append((args[0], answer))
+                return answer
+
+            bob.call = call_and_note
+            await ada.join("team")
+            in_room = await ada.send("for the team only", room="team")
+            for number in range(5):
+                await ada.send(f"public {number}")
+            await bob.wait_for_message(lambda m: m.text == "public 4")
+            await asyncio.sleep(2.5 * HEAD_INTERVAL)  # a head or two come and go
+            assert asked, "bob never looked his hole up"
+            for request, answer in asked:
+                assert request == {"offsets": [in_room["offset"]]}
+                assert answer["ok"] and answer["messages"] == []
+            assert len(asked) == 1  # and once known, never again
+            assert "for the team only" not in [m.text for m in bob.messages]

@@ -486,6 +486,37 @@ async def test_page_fetches_a_broadcast_redis_dropped_and_shows_it_in_its_place(
 
 
 
+async def test_page_asks_the_log_only_for_the_offsets_it_lacks(open_page, chat_server, tmp_path):
+    # A room message leaves a hole in the offsets of the page, which is not in the room:
+    # the page must look that one offset up, not read again every public message after it.
+    with servers_sharing_redis(tmp_path) as (one, other):
+        page = await open_page("?name=bob", url=other.url)
+        await page.evaluate("""() => {
+            window.historyAsked = [];
+            const emitWithAck = socket.emitWithAck.bind(socket);
+            socket.emitWithAck = async (event, ...args) => {
+                const answer = await emitWithAck(event, ...args);
+                if (event === "history") window.historyAsked.push([args[0], answer]);
+                return answer;
+            };
+        }""")
+        async with ChatClient(one.url, nickname="ada", transport="websocket") as ada:
+            await ada.join("team")
+            in_room = await ada.send("for the team only", room="team")
+            for number in range(3):
+                await ada.send(f"public {number}")
+            await wait_for_text(page, "public 2")
+            await page.wait_for_function("() => window.historyAsked.length > 0", timeout=3 * HEAD_INTERVAL * 1000)
+            await asyncio.sleep(HEAD_INTERVAL)  # one more head: the hole is not asked for again
+            asked = await page.evaluate("() => window.historyAsked")
+            shown_texts = [line["text"] for line in await shown(page)]
+        await in_thread(other.stop)
+        await in_thread(one.stop)
+    assert [request for request, _ in asked] == [{"offsets": [in_room["offset"]]}]
+    assert asked[0][1]["ok"] and asked[0][1]["messages"] == []
+    assert "for the team only" not in shown_texts
+
+
 # -- against the tutorial's ten-line server ---------------------------------------
 
 

@@ -85,6 +85,16 @@ def test_since_honours_the_limit(new_store):
     assert [m.offset for m in store.since(public[-1].offset, limit=1000)] == list(range(241, 251, 2))
 
 
+def test_at_returns_the_messages_of_one_room_at_the_offsets_asked(new_store):
+    store = new_store()
+    for i in range(6):
+        store.append(f"id{i}", "ada", str(i), room="lounge" if i == 2 else None)
+    # Offsets 1-6; 3 is the lounge's, 99 does not exist, 5 is asked for twice.
+    assert [m.text for m in store.at([5, 1, 3, 99, 5])] == ["0", "4"]
+    assert [(m.offset, m.room) for m in store.at([3, 4], room="lounge")] == [(3, "lounge")]
+    assert store.at([]) == []
+
+
 def test_recent_returns_the_last_messages_oldest_first(new_store):
     store = new_store()
     for i in range(10):

@@ -160,19 +160,20 @@ class ChatClient(Connection):
             return
         self._filling_gap = True
         try:
-            after = self.inbox.first_gap(head["offset"])
-            while after is not None:
-                answer = await self.call("history", {"after": after, "count": 1000})
+            missing = self.inbox.missing(head["offset"])
+            while missing:
+                # Ask for exactly the holes: a message to a room we are not in leaves
+                # one too, and re-reading every public message after it would be waste.
+                asked, missing = missing[: protocol.MAX_HISTORY], missing[protocol.MAX_HISTORY :]
+                answer = await self.call(protocol.HISTORY, {"offsets": asked})
                 if not isinstance(answer, dict) or not answer.get("ok") or head["logId"] != self.inbox.log_id:
                     return  # the log is unavailable, or another one now; the next head will tell us again
                 records = answer.get("messages") or []
                 for record in records:
                     await self.inbox.on_chat_message(record["text"], record["offset"], record, from_log=True)
-                # A page ends at 1000 messages or 256 KiB: read on until the head is reached.
-                if not records or records[-1]["offset"] >= head["offset"]:
-                    self.inbox.mark_checked(head["offset"])
-                    return
-                after = records[-1]["offset"]
+                if answer.get("more") and records:  # a size budget cut the answer short: ask again for the rest
+                    missing = [offset for offset in asked if offset > records[-1]["offset"]] + missing
+            self.inbox.mark_checked(head["offset"])
         except ChatConnectionError:
             pass  # the next head will tell us again
         finally:

@@ -68,20 +68,19 @@ class Inbox:
         if self.last_offset is None and isinstance(head_offset, int):
             self.last_offset = self._checked_through = head_offset
 
-    def first_gap(self, head: int) -> int | None:
-        """Where to read the log from so that no public message up to ``head`` stays missed.
+    def missing(self, head: int) -> list[int]:
+        """The offsets up to ``head`` that this client neither received nor looked up, oldest first.
 
-        Returns the offset just before the first one up to ``head`` that this
-        client neither received nor looked up, or ``None`` when there is none.
-        A gap may be a broadcast that Redis pub/sub dropped, below newer
+        A hole may be a broadcast that Redis pub/sub dropped, below newer
         messages that did arrive, or a message to a room this client is not
-        in: which, only the log can tell (``history`` returns public messages).
+        in: which, only the log can tell (``history`` answers with public
+        messages only).
         """
         checked = self._checked_through or 0
-        missing = next((o for o in range(checked + 1, head + 1) if o not in self._seen_offsets), None)
-        if missing is None:
+        holes = [offset for offset in range(checked + 1, head + 1) if offset not in self._seen_offsets]
+        if not holes:
             self.mark_checked(head)
-        return None if missing is None else missing - 1
+        return holes
 
     def mark_checked(self, offset: int) -> None:
         """Every public message up to ``offset`` is here: the log was read that far."""

@@ -73,18 +73,26 @@ class Messages:
 
     async def on_history(self, member, request):
         if not isinstance(request, dict):
-            raise ValueError('Ask with {"after": offset} or {"count": n}.')
-        after, count = request.get("after"), request.get("count", 50)
-        if not isinstance(count, int) or not 0 < count <= MAX_HISTORY:
-            raise ValueError(f"count must be an integer from 1 to {MAX_HISTORY}.")
-        if after is not None and not protocol.is_offset(after):
-            raise ValueError("after must be an offset: an integer from 0.")
-        messages = self.store.recent(count) if after is None else self.store.since(after, limit=count)
+            raise ValueError('Ask with {"after": offset}, {"count": n} or {"offsets": [...]}.')
+        if "offsets" in request:  # a client filling the holes in what it received
+            offsets = request["offsets"]
+            if not isinstance(offsets, list) or not 0 < len(offsets) <= MAX_HISTORY:
+                raise ValueError(f"offsets must be a list of 1 to {MAX_HISTORY} offsets.")
+            if not all(map(protocol.is_offset, offsets)):
+                raise ValueError("offsets must hold offsets: integers from 0.")
+            messages = self.store.at(offsets)
+        else:
+            after, count = request.get("after"), request.get("count", 50)
+            if not isinstance(count, int) or not 0 < count <= MAX_HISTORY:
+                raise ValueError(f"count must be an integer from 1 to {MAX_HISTORY}.")
+            if after is not None and not protocol.is_offset(after):
+                raise ValueError("after must be an offset: an integer from 0.")
+            messages = self.store.recent(count) if after is None else self.store.since(after, limit=count)
         page = within_bytes(messages, MAX_HISTORY_BYTES)
         return {"ok": True, "messages": [m.as_dict() for m in page], "more": len(page) < len(messages)}
 
 
-MAX_HISTORY = 1000  #: messages in one history answer
+MAX_HISTORY = protocol.MAX_HISTORY  #: messages in one history answer, offsets in one request
 MAX_HISTORY_BYTES = 256 * 1024  #: text in one history answer; ask again from the last offset for more
 
 
