@@ -260,3 +260,18 @@ async def test_room_commands_work_as_in_the_page(ada, bob):
     await bob.send("public marker")
     await ada.wait_for("public marker")
     assert "after ada left" not in [e.text for e in ada.entries]
+
+
+async def test_waiting_for_a_new_entry_sees_one_fetched_into_its_place(server, ada, bob):
+    await bob.send("one")
+    hole, _ = server.chat.store.append("never-broadcast", "cy", "two")  # in the log, told nobody
+    await bob.send("three")
+    await ada.wait_for("three")
+    seen = len(ada.entries)
+    waiting = asyncio.create_task(ada.wait_for("two", after=seen))
+    # What a 'head' from a server sharing Redis sets off: the client fetches the hole from the log.
+    await ada.client._on_head({"offset": hole.offset + 1, "logId": ada.client.inbox.log_id})
+    fetched = await waiting
+    assert fetched.offset == hole.offset
+    assert [line for line in ada.lines if line.startswith("bob") or line.startswith("cy")] == [
+        "bob: one", "cy: two", "bob: three"]

@@ -235,12 +235,14 @@ class ChatWidget:
     async def wait_for(
         self, match: str | Callable[[ChatEntry], bool] | None = None, *, after: int = 0, timeout: float = 5.0
     ) -> ChatEntry:
-        """Return the first entry in ``entries[after:]`` that matches, waiting for it if needed.
+        """Return the first entry that matches, waiting for it if needed.
 
         :param match: a substring of the entry's :attr:`ChatEntry.line`, a
                       predicate, or ``None`` for any entry.
-        :param after: skip the first ``after`` entries; pass ``len(widget.entries)``
-                      to wait for a new one.
+        :param after: skip the first ``after`` entries of now; pass
+                      ``len(widget.entries)`` to wait for a new one (a message
+                      fetched late from the log counts, though it is shown in
+                      front of newer ones).
         :raises ChatConnectionError: nothing matching appeared within ``timeout`` seconds.
         """
         return await self._waits.wait(entry_finder(self.entries, match, after), timeout,

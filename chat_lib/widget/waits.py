@@ -55,7 +55,7 @@ class Waits:
 def entry_finder(
     entries: Sequence[ChatEntry], match: str | Callable[[ChatEntry], bool] | None, after: int
 ) -> Callable[[], ChatEntry | None]:
-    """A check for :meth:`Waits.wait`: the first entry after the first ``after`` that matches.
+    """A check for :meth:`Waits.wait`: the first entry that matches, other than the first ``after`` of now.
 
     :param match: a substring of the entry's :attr:`~ChatEntry.line`, a predicate, or ``None`` for any.
     """
@@ -64,12 +64,13 @@ def entry_finder(
         predicate: Callable[[ChatEntry], bool] = lambda entry: needle in entry.line  # noqa: E731
     else:
         predicate = match or (lambda entry: True)
-    # Old entries scroll away (max_entries), so remember the last skipped
-    # entry itself rather than its index.
-    floor = entries[min(after, len(entries)) - 1] if after > 0 and entries else None
+    # Remember the skipped entries themselves, not their count: old entries
+    # scroll away (max_entries), and a message fetched late from the log is
+    # inserted in its place, in front of newer ones. Keyed by id() and kept
+    # alive here, so that no new entry can reuse one of their ids.
+    skipped = {id(entry): entry for entry in entries[:after]}
 
     def found() -> ChatEntry | None:
-        start = next((i + 1 for i, entry in enumerate(entries) if entry is floor), 0)
-        return next((entry for entry in entries[start:] if predicate(entry)), None)
+        return next((entry for entry in entries if id(entry) not in skipped and predicate(entry)), None)
 
     return found
