@@ -239,10 +239,8 @@ class ChatWidget:
 
         :param match: a substring of the entry's :attr:`ChatEntry.line`, a
                       predicate, or ``None`` for any entry.
-        :param after: skip the first ``after`` entries of now; pass
-                      ``len(widget.entries)`` to wait for a new one (a message
-                      fetched late from the log counts, though it is shown in
-                      front of newer ones).
+        :param after: skip the first ``after`` entries of now; ``len(widget.entries)``
+                      waits for a new one (one fetched late from the log too).
         :raises ChatConnectionError: nothing matching appeared within ``timeout`` seconds.
         """
         return await self._waits.wait(entry_finder(self.entries, match, after), timeout,
