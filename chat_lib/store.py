@@ -48,7 +48,7 @@ def _retry_while_locked(prepare, patience: float = 10.0):
         try:
             return prepare()
         except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
+            if err.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
 
@@ -99,7 +99,11 @@ class MessageStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         # Offsets only mean something within one log: a client that comes back
         # to a server with a new log must not skip "already seen" offsets.
-        self.log_id: str = _retry_while_locked(self._prepare)
+        try:
+            self.log_id: str = _retry_while_locked(self._prepare)
+        except BaseException:
+            self._db.close()
+            raise
 
     def _prepare(self) -> str:
         """Set up the file (WAL, tables) and return the log's id, making one if new."""
@@ -117,7 +121,8 @@ class MessageStore:
                 self._db.execute("INSERT INTO log_identity VALUES (?)", row)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back by itself
+                self._db.execute("ROLLBACK")
             raise
         return row[0]
 

@@ -273,5 +273,4 @@ async def test_waiting_for_a_new_entry_sees_one_fetched_into_its_place(server, a
     await ada.client._on_head({"offset": hole.offset + 1, "logId": ada.client.inbox.log_id})
     fetched = await waiting
     assert fetched.offset == hole.offset
-    assert [line for line in ada.lines if line.startswith("bob") or line.startswith("cy")] == [
-        "bob: one", "cy: two", "bob: three"]
+    assert [line for line in ada.lines if line.startswith(("bob:", "cy:"))] == ["bob: one", "cy: two", "bob: three"]

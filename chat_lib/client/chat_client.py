@@ -164,15 +164,17 @@ class ChatClient(Connection):
             while missing:
                 # Ask for exactly the holes: a message to a room we are not in leaves
                 # one too, and re-reading every public message after it would be waste.
-                asked, missing = missing[: protocol.MAX_HISTORY], missing[protocol.MAX_HISTORY :]
+                asked = missing[: protocol.MAX_HISTORY]
                 answer = await self.call(protocol.HISTORY, {"offsets": asked})
                 if not isinstance(answer, dict) or not answer.get("ok") or head["logId"] != self.inbox.log_id:
                     return  # the log is unavailable, or another one now; the next head will tell us again
                 records = answer.get("messages") or []
                 for record in records:
                     await self.inbox.on_chat_message(record["text"], record["offset"], record, from_log=True)
-                if answer.get("more") and records:  # a size budget cut the answer short: ask again for the rest
-                    missing = [offset for offset in asked if offset > records[-1]["offset"]] + missing
+                if answer.get("more") and records:  # a size budget cut the answer short: the rest comes next
+                    asked = [offset for offset in asked if offset <= records[-1]["offset"]]
+                self.inbox.mark_checked(asked[-1])  # settled, even if a later request fails
+                missing = missing[len(asked) :]
             self.inbox.mark_checked(head["offset"])
         except ChatConnectionError:
             pass  # the next head will tell us again

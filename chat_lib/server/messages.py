@@ -93,7 +93,7 @@ class Messages:
 
 
 MAX_HISTORY = protocol.MAX_HISTORY  #: messages in one history answer, offsets in one request
-MAX_HISTORY_BYTES = 256 * 1024  #: text in one history answer; ask again from the last offset for more
+MAX_HISTORY_BYTES = 256 * 1024  #: text in one history answer; for the rest, ask again past its last offset
 
 
 def within_bytes(messages, budget):
