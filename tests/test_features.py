@@ -406,7 +406,8 @@ async def test_history_of_exact_offsets_answers_the_public_ones(server, plain):
         first = await raw.sio.call("chat message", "one", timeout=5)
         in_room = await ada.send("room only", room="python")
         third = await raw.sio.call("chat message", "three", timeout=5)
-    answer = await raw.sio.call("history", {"offsets": [third["offset"], in_room["offset"], first["offset"]]}, timeout=5)
+    asked = [third["offset"], in_room["offset"], first["offset"]]
+    answer = await raw.sio.call("history", {"offsets": asked}, timeout=5)
     assert [m["text"] for m in answer["messages"]] == ["one", "three"] and answer["more"] is False
     for bad, error in [([], "a list of 1 to 1000"), (list(range(1, 1002)), "a list of 1 to 1000"),
                        ("1,2", "a list of 1 to 1000"), ([1, -2], "integers from 0"), ([True], "integers from 0")]:
