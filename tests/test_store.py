@@ -64,6 +64,8 @@ def test_append_same_id_is_stored_once(new_store):
     assert (first_new, again_new) == (True, False)
     assert again == first
     assert len(store) == 1
+    # The refused copy used up no offset: across processes every offset is a hole to look up.
+    assert store.append("next", "ada", "hello again")[0].offset == first.offset + 1
 
 
 def test_since_returns_public_messages_in_order(new_store):
