@@ -26,7 +26,7 @@ __all__ = ["MessageStore", "StoredMessage"]
 # Not AUTOINCREMENT, which keeps a counter in a table of its own: each insert
 # then costs about a third more on disk (40 -> 28 us), and a refused retry
 # used up a number, a hole that clients across processes look up (notebook 08).
-# No offset comes back: trim() always keeps the newest message.
+# No offset is used twice: trim() always keeps the newest message.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     "offset"   INTEGER PRIMARY KEY,

@@ -15,7 +15,7 @@ from pathlib import Path
 from chat_lib import BackgroundServer, LocalRedis
 from chat_lib.background import bind_socket
 
-__all__ = ["servers_sharing_redis", "unused_port", "wait_for"]
+__all__ = ["asked_only_for_holes", "servers_sharing_redis", "unused_port", "wait_for"]
 
 
 async def wait_for(condition: Callable[[], object], timeout: float = 20, state: Callable[[], object] = lambda: "") -> None:
@@ -36,6 +36,20 @@ def unused_port() -> int:
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+def asked_only_for_holes(asked: list, hole: int) -> None:
+    """Check a client's ``history`` requests, ``[(offsets it had, request, answer), ...]``.
+
+    Each asked for offsets only, none it already had, and got none of those
+    back; ``hole`` (a room message's offset) was asked for exactly once. A
+    head may come while a public message is still on its way to the client:
+    then it asks for that one too, which is right.
+    """
+    for had, request, answer in asked:
+        assert set(request) == {"offsets"} and not set(had) & set(request["offsets"]), request
+        assert answer["ok"] and not set(had) & {message["offset"] for message in answer["messages"]}, answer
+    assert sum(request["offsets"].count(hole) for _, request, _ in asked) == 1  # once, and then known
 
 
 @contextlib.contextmanager
